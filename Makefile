@@ -1,0 +1,51 @@
+# Thin wrapper over CMake.  `make help` lists the targets.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+PYTEST     ?= /usr/bin/python3 -m pytest
+PYTEST_ARGS ?=
+
+.PHONY: all deps build asan help run test unit unit-asan integration bench format clean
+
+all: build ## Build husk, husk-oci, husk-trace, the probe and the unit tests
+
+deps: ## Install build and test dependencies with apt (Debian 12)
+	@bash ci/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(ASAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHUSK_SANITIZE=ON -DHUSK_STATIC_DEPS=OFF -DHUSK_BUILD_EBPF=OFF
+
+asan: $(ASAN_BUILD)/CMakeCache.txt ## Build with ASan/UBSan (used by the unit tests)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+run: deps build ## Install deps, build, and run a busybox container printing its PID and hostname
+	@bash ci/run-demo.sh $(BUILD)
+
+unit: asan ## Run the cmocka unit tests under ASan/UBSan
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+integration: build ## Run the pytest integration suite (as root)
+	HUSK_BUILD=$(abspath $(BUILD)) $(PYTEST) -ra pytest $(PYTEST_ARGS)
+
+test: deps ## Install deps, build, run unit tests (ASan/UBSan) and the integration suite
+	$(MAKE) build asan
+	$(MAKE) unit
+	$(MAKE) integration
+
+bench: deps build ## Run the start-latency benchmarks (writes bench/results/)
+	bash bench/run.sh $(abspath $(BUILD))
+
+format: ## clang-format every C source
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean: ## Remove build directories
+	rm -rf $(BUILD) $(ASAN_BUILD)
