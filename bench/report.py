@@ -6,7 +6,7 @@ usage: report.py RAW_DIR OUT_PREFIX
 
 RAW_DIR holds: meta.txt (key=value), hf-<bench>.json (hyperfine
 --export-json), checks.tsv, failures.tsv, strace-{sys,wall}-<rt>-<i>.txt
-(strace -f -c [-w] -o), trace-<rt>-<i>.json (husk-trace --json --hist),
+(strace -f -c [-w] -o), trace-<rt>-<i>.json (husk-trace --json -o),
 rss-<rt>.txt (/usr/bin/time -f %M, kB per line), porcelain-skipped,
 trace-skipped."""
 import glob
@@ -66,16 +66,48 @@ def load_meta(raw):
     return meta
 
 
+def quantile(xs, q):
+    xs = sorted(xs)
+    pos = (len(xs) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
 def load_hf(raw, name):
-    path = os.path.join(raw, f"hf-{name}.json")
-    if not os.path.exists(path):
-        return None
+    """hf-NAME.json, or the rounds hf-NAME-1.json, hf-NAME-2.json, ... pooled per command."""
+    paths = sorted(glob.glob(os.path.join(raw, f"hf-{name}-[0-9]*.json")),
+                   key=lambda p: int(re.search(r"-(\d+)\.json$", p).group(1)))
+    single = os.path.join(raw, f"hf-{name}.json")
+    if not paths and os.path.exists(single):
+        paths = [single]
+    pooled = {}
+    for p in paths:
+        try:
+            results = json.load(open(p))["results"]
+        except (ValueError, OSError, KeyError):
+            continue
+        for r in results:
+            e = pooled.setdefault(r["command"], {"times": [], "user": [], "system": [],
+                                                 "round_medians": []})
+            times = r.get("times") or []
+            e["times"] += times
+            e["user"] += [r["user"]] * len(times)
+            e["system"] += [r["system"]] * len(times)
+            e["round_medians"].append(r["median"])
     rows = []
-    for r in json.load(open(path))["results"]:
-        rows.append({k: r.get(k) for k in ("command", "mean", "stddev", "median", "min", "max",
-                                           "user", "system")} | {"runs": len(r.get("times", []))})
+    for cmd, e in pooled.items():
+        t = e["times"]
+        if not t:
+            continue
+        rows.append({"command": cmd, "mean": statistics.fmean(t),
+                     "stddev": statistics.stdev(t) if len(t) > 1 else 0.0,
+                     "median": statistics.median(t), "q1": quantile(t, 0.25),
+                     "q3": quantile(t, 0.75), "min": min(t), "max": max(t),
+                     "user": statistics.fmean(e["user"]), "system": statistics.fmean(e["system"]),
+                     "runs": len(t), "round_medians": e["round_medians"]})
     rows.sort(key=lambda r: sort_key(r["command"]))
-    return rows
+    return rows or None
 
 
 def parse_strace(path):
@@ -146,8 +178,13 @@ def load_syscalls(raw):
         traces = []
         for p in sorted(glob.glob(f"{raw}/trace-{rt}-*.json")):
             try:
-                t = find_syscall_table(json.load(open(p)))
-            except (ValueError, OSError):
+                doc = json.load(open(p))
+                t = None
+                if isinstance(doc, dict) and isinstance(doc.get("syscalls"), list):
+                    t = {x["name"]: (int(x["count"]), int(x.get("total_ns", 0)) * 1e-9)
+                         for x in doc["syscalls"] if "name" in x and "count" in x}
+                t = t or find_syscall_table(doc)
+            except (ValueError, OSError, KeyError, TypeError):
                 t = None
             if t:
                 traces.append(t)
@@ -228,8 +265,8 @@ def targets(data):
 def time_table(rows, floor=None, ref="crun", per=None):
     f = by_name(rows, floor) if floor else None
     c = by_name(rows, ref)
-    head = "| runtime | mean ± σ (ms) | median | min … max | user | sys | runs |"
-    sep = "|---|---:|---:|---:|---:|---:|---:|"
+    head = "| runtime | mean ± σ (ms) | median | q1 … q3 | min … max | user | sys | runs |"
+    sep = "|---|---:|---:|---:|---:|---:|---:|---:|"
     if per:
         head += f" per container (median / {per}) |"
         sep += "---:|"
@@ -239,16 +276,24 @@ def time_table(rows, floor=None, ref="crun", per=None):
     if c:
         head += f" × {ref} |"
         sep += "---:|"
+    rounds = max(len(r["round_medians"]) for r in rows) > 1
+    if rounds and c:
+        head += f" × {ref} per round |"
+        sep += "---|"
     lines = [head, sep]
     for r in rows:
         line = (f"| {r['command']} | {ms(r['mean'])} ± {ms(r['stddev'])} | {ms(r['median'])} | "
-                f"{ms(r['min'])} … {ms(r['max'])} | {ms(r['user'])} | {ms(r['system'])} | {r['runs']} |")
+                f"{ms(r['q1'])} … {ms(r['q3'])} | {ms(r['min'])} … {ms(r['max'])} | "
+                f"{ms(r['user'])} | {ms(r['system'])} | {r['runs']} |")
         if per:
             line += f" {ms(r['median'] / per)} |"
         if f:
             line += f" {r['median'] / f['median']:.2f} |"
         if c:
             line += f" {r['median'] / c['median']:.2f} |"
+        if rounds and c:
+            per_round = [a / b for a, b in zip(r["round_medians"], c["round_medians"])]
+            line += " " + ", ".join(f"{x:.2f}" for x in per_round) + " |"
         lines.append(line)
     return lines
 
@@ -303,7 +348,7 @@ def markdown(data):
               "default summary (kernel CPU time; coarse). *wall*: `strace -c -w`, time from entry to "
               "exit, inflated by ptrace; *wall w/o waits* drops wait4/futex/epoll/poll-style "
               "waiting (reads on sync pipes remain). "
-              + ("husk-trace (eBPF) columns come from `husk-trace --json --hist`."
+              + ("husk-trace (eBPF) columns come from `husk-trace --json` (eBPF, syscall entry to exit)."
                  if any(e.get("husk_trace") for e in sc.values())
                  else f"husk-trace: {data.get('trace_skipped') or 'its JSON had no per-syscall table; strace only'}."),
               "",
@@ -357,14 +402,20 @@ def chart(data, path):
     axes = [a for row in axes for a in row]
     seq = int(data["meta"].get("seq", 100))
 
-    def bars(ax, names, vals, errs, title, unit):
+    def bars(ax, names, vals, lohi, title, unit):
         colors = [COLORS.get(x.split()[0], "#999999") for x in names]
-        ax.bar(names, vals, yerr=errs, color=colors, capsize=3)
+        yerr = None
+        if lohi:
+            yerr = [[v - lo for v, (lo, _) in zip(vals, lohi)],
+                    [hi - v for v, (_, hi) in zip(vals, lohi)]]
+        ax.bar(names, vals, yerr=yerr, color=colors, capsize=3)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(unit)
-        for i, v in enumerate(vals):
-            ax.annotate(f"{v:.3g}", (i, v), ha="center", va="bottom", fontsize=8,
-                        xytext=(0, 2), textcoords="offset points")
+        top = [hi for _, hi in lohi] if lohi else vals
+        for i, (v, t) in enumerate(zip(vals, top)):
+            ax.annotate(f"{v:.3g}" if v < 100 else f"{v:,.0f}", (i, t), ha="center",
+                        va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+        ax.set_ylim(0, max(top) * 1.15)
         ax.tick_params(axis="x", labelsize=8, rotation=15)
 
     i = 0
@@ -375,7 +426,8 @@ def chart(data, path):
         if key == "sequence":
             title = f"run, per container in a sequence of {seq}"
         bars(axes[i], [r["command"] for r in rows_], [r["median"] * 1e3 / div for r in rows_],
-             [r["stddev"] * 1e3 / div for r in rows_], title + " — median", "ms")
+             [(r["q1"] * 1e3 / div, r["q3"] * 1e3 / div) for r in rows_],
+             title + " — median, q1…q3", "ms")
         i += 1
     sc = {rt: e.get("husk_trace") or e.get("strace_sys") for rt, e in data["syscalls"].items()}
     sc = {k: v for k, v in sc.items() if v}

@@ -13,6 +13,7 @@
 #   BENCH_QUICK=1        few runs, for developing the scripts (numbers are noisy)
 #   BENCH_MIN_RUNS=100   hyperfine --min-runs for the single-start benchmarks
 #   BENCH_WARMUP=10      hyperfine --warmup
+#   BENCH_ROUNDS=3       hyperfine invocations (order rotated) for run, c+s+d, exec
 #   BENCH_SEQ=100        containers per sequence in benchmark 3
 #   BENCH_SEQ_RUNS=5     hyperfine --runs for benchmark 3
 #   BENCH_PORCELAIN_RUNS=20
@@ -20,6 +21,8 @@
 #   BENCH_RSS_SAMPLES=10 /usr/bin/time samples per runtime
 #   BENCH_TAG=<date>-<host>   name of the result files
 #   BENCH_FORCE_PORCELAIN=1   measure podman even when `husk run` is missing
+# $(rt NAME) expands to "binary --root DIR" and is split on purpose.
+# shellcheck disable=SC2046
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -64,13 +67,13 @@ else
 fi
 
 if [ -n "${BENCH_QUICK:-}" ]; then
-  : "${BENCH_MIN_RUNS:=10}" "${BENCH_WARMUP:=2}" "${BENCH_SEQ:=10}" "${BENCH_SEQ_RUNS:=2}"
+  : "${BENCH_MIN_RUNS:=10}" "${BENCH_WARMUP:=2}" "${BENCH_ROUNDS:=1}" "${BENCH_SEQ:=10}" "${BENCH_SEQ_RUNS:=2}"
   : "${BENCH_PORCELAIN_RUNS:=3}" "${BENCH_SAMPLES:=2}" "${BENCH_RSS_SAMPLES:=3}"
   HF_TIME=(--max-runs "$BENCH_MIN_RUNS")
 else
   HF_TIME=()
 fi
-: "${BENCH_MIN_RUNS:=100}" "${BENCH_WARMUP:=10}" "${BENCH_SEQ:=100}" "${BENCH_SEQ_RUNS:=5}"
+: "${BENCH_MIN_RUNS:=100}" "${BENCH_WARMUP:=10}" "${BENCH_ROUNDS:=3}" "${BENCH_SEQ:=100}" "${BENCH_SEQ_RUNS:=5}"
 : "${BENCH_PORCELAIN_RUNS:=20}" "${BENCH_SAMPLES:=5}" "${BENCH_RSS_SAMPLES:=10}"
 : "${BENCH_TAG:=$(date +%Y-%m-%d)-$(hostname -s)}"
 
@@ -83,9 +86,10 @@ done
 
 # Runtimes measured: the OCI runtimes and the floor.
 OCI_RUNTIMES=()
-[ -x "$HUSK_OCI" ] && OCI_RUNTIMES+=(husk) || say "husk rows skipped: $HUSK_OCI not built"
-command -v crun >/dev/null && OCI_RUNTIMES+=(crun) || say "crun rows skipped: crun not installed"
-command -v runc >/dev/null && OCI_RUNTIMES+=(runc) || say "runc rows skipped: runc not installed"
+if [ -x "$HUSK_OCI" ]; then OCI_RUNTIMES+=(husk); else say "husk rows skipped: $HUSK_OCI not built"; fi
+for r in crun runc; do
+  if command -v $r >/dev/null; then OCI_RUNTIMES+=("$r"); else say "$r rows skipped: $r not installed"; fi
+done
 
 # "runtime --root STATE" for a runtime name.
 rt() {
@@ -124,11 +128,12 @@ cleanup() {
   done <"$IDS"
   if [ -n "$PODMAN_ROOT" ]; then
     podman_cmd rm -af >/dev/null 2>&1
-    podman_cmd system reset -f >/dev/null 2>&1
+    podman_cmd rmi -af >/dev/null 2>&1
   fi
   # Anything still mounted under WORK lives only in this private namespace;
   # detach it before removing the tree.
-  grep -o " $WORK[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
+  awk -v w="$WORK/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "$m"; done
   rm -rf --one-file-system "$WORK"
   exit $rc
 }
@@ -149,6 +154,23 @@ hf() { # hf NAME [hyperfine args and -n/command pairs...]
   say "benchmark $name"
   hyperfine -N --style basic --export-json "$RAW/hf-$name.json" "$@" >&2 ||
     fail all "$name" "hyperfine failed (exit $?)"
+}
+
+# The same benchmark in BENCH_ROUNDS hyperfine invocations, the order of the
+# commands rotated each round, so that a noisy minute or the position in the
+# invocation does not favour one runtime.  Commands: the global array `args`
+# of (-n LABEL COMMAND) triples.  report.py pools the rounds.
+hf_rounds() { # hf_rounds NAME [hyperfine args...]
+  local name=$1 k i n=$((${#args[@]} / 3)) rot
+  shift
+  for k in $(seq "$BENCH_ROUNDS"); do
+    rot=()
+    for i in $(seq 0 $((n - 1))); do
+      local j=$(((i + k - 1) % n))
+      rot+=("${args[@]:$((j * 3)):3}")
+    done
+    hf "$name-$k" "$@" "${rot[@]}"
+  done
 }
 
 # --------------------------------------------------------------------------
@@ -207,7 +229,7 @@ for r in "${RUN_OK[@]}"; do
   args+=(-n "$r" "$(rt "$r") run --bundle $B_TRUE $(cid "$r" run)")
 done
 args+=(-n unshare "$FLOOR")
-hf run "${HF_COMMON[@]}" "${args[@]}"
+hf_rounds run "${HF_COMMON[@]}"
 
 # (2) create + start + delete ---------------------------------------------
 args=()
@@ -222,7 +244,7 @@ for r in "${RUN_OK[@]}"; do
   fi
 done
 args+=(-n "sh + 3 × true" "sh -c '/bin/true && /bin/true && /bin/true'")
-hf create-start-delete "${HF_COMMON[@]}" "${args[@]}"
+hf_rounds create-start-delete "${HF_COMMON[@]}"
 
 # (3) N containers in sequence ----------------------------------------------
 args=()
@@ -246,7 +268,7 @@ for r in "${RUN_OK[@]}"; do
   fi
 done
 if [ ${#args[@]} -gt 0 ]; then
-  hf exec "${HF_COMMON[@]}" "${args[@]}"
+  hf_rounds exec "${HF_COMMON[@]}"
 fi
 for r in "${RUN_OK[@]}"; do $(rt "$r") delete --force "$PFX-exec-$r" >/dev/null 2>&1 || true; done
 
@@ -257,9 +279,13 @@ podman_cmd() {
     CONTAINERS_REGISTRIES_CONF=$PODMAN_ROOT/registries.conf \
     podman "$@"
 }
+# Private storage and config.  No static_dir/volume_path: conmon's exit
+# command (`podman container cleanup --rm`) gets --root but not our
+# storage.conf, and a static_dir outside the graph root makes it look in
+# another database: "no such container", and `run --rm` waits 20 s.
 podman_setup() {
   PODMAN_ROOT=$WORK/podman
-  mkdir -p "$PODMAN_ROOT"/{graph,run,tmp,vol,static}
+  mkdir -p "$PODMAN_ROOT"/{graph,run,tmp}
   cat >"$PODMAN_ROOT/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
@@ -270,8 +296,6 @@ events_logger = "file"
 events_logfile_path = "$PODMAN_ROOT/events.log"
 lock_type = "file"
 tmp_dir = "$PODMAN_ROOT/tmp"
-volume_path = "$PODMAN_ROOT/vol"
-static_dir = "$PODMAN_ROOT/static"
 runtime = "crun"
 EOF
   cat >"$PODMAN_ROOT/storage.conf" <<EOF
@@ -348,7 +372,7 @@ for r in "${RUN_OK[@]}" unshare; do
     strace -f -c -w -o "$RAW/strace-wall-$r-$i.txt" $cmd </dev/null >/dev/null 2>&1 || true
     if [ -n "$HUSK_TRACE" ]; then
       # shellcheck disable=SC2086
-      "$HUSK_TRACE" --json --hist -- $cmd </dev/null >"$RAW/trace-$r-$i.json" 2>"$RAW/trace-$r.err" ||
+      "$HUSK_TRACE" --json -o "$RAW/trace-$r-$i.json" -- $cmd </dev/null >/dev/null 2>"$RAW/trace-$r.err" ||
         { fail "$r" husk-trace "$RAW/trace-$r.err"; rm -f "$RAW/trace-$r-$i.json"; }
     fi
   done
@@ -390,6 +414,7 @@ ver() { "$@" 2>/dev/null | head -1 || true; }
   echo "git=$(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo none)$( [ -n "$(git -C "$HERE/.." status --porcelain 2>/dev/null | head -1)" ] && echo ' (dirty tree)')"
   echo "min_runs=$BENCH_MIN_RUNS"
   echo "warmup=$BENCH_WARMUP"
+  echo "rounds=$BENCH_ROUNDS"
   echo "seq=$BENCH_SEQ"
   echo "seq_runs=$BENCH_SEQ_RUNS"
   echo "samples=$BENCH_SAMPLES"

@@ -1,14 +1,12 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* husk-trace, kernel side: follow a process tree by host tgid, time every
  * syscall it makes (per-syscall log2 histograms) and emit decoded events for
  * the syscalls that set up a container.
  *
- * Attach points: tp_btf/sys_enter, tp_btf/sys_exit, tp_btf/sched_process_fork,
- * tp_btf/sched_process_exit, tp_btf/cgroup_mkdir, tp_btf/cgroup_rmdir.  No
- * kprobes, no fentry, no tracefs.  Strings are read at syscall entry (the
- * caller's memory may be gone at exit); the event waits in task storage until
- * the syscall returns, then goes out through the ring buffer with its latency
- * and return value. */
+ * Attach points (all tp_btf: no kprobes, no fentry, no tracefs needed): sys_enter,
+ * sys_exit, sched_process_fork/exec/exit, cgroup_mkdir, cgroup_rmdir.  Strings are read at syscall
+ * entry (the caller's memory may be gone at exit); the event waits in task storage until the
+ * syscall returns, then goes out through the ring buffer with its latency and return value. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -16,6 +14,7 @@
 
 #include "husk-trace.h"
 
+/* GPL-compatible: bpf_probe_read_* and task storage are GPL-only helpers */
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define CGROUP_SUPER_MAGIC  0x27e0eb
@@ -25,6 +24,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define FSCONFIG_SET_STRING 1
 #define HOST_NAME_MAX       64
 #define MAX_ERRNO           4095
+#define CLONE_THREAD        0x00010000
+#define AT_REMOVEDIR        0x200
+#define MOVE_MOUNT_T_EMPTY  0x40
 
 /* Set by the loader before load. */
 const volatile __u8 sys_kind[HUSK_MAX_NR] = {}; /* enum husk_kind per syscall number */
@@ -37,8 +39,9 @@ struct inflight {
   __u64 start_ns; /* 0: no syscall in flight that we saw enter */
   __u32 nr;
   __u32 kind;
-  __u32 emit; /* send ev at sys_exit */
-  __u32 pad;
+  __u32 emit;  /* send ev at sys_exit */
+  __u32 retry; /* s0..s3 whose read failed at entry (page not resident): retry at exit */
+  __u64 retry_ptr[4];
   struct husk_event ev;
 };
 
@@ -63,10 +66,21 @@ struct {
   __type(value, struct husk_hist);
 } hists SEC(".maps");
 
+#define RINGBUF_BYTES        (4 << 20)
+#define RINGBUF_WAKEUP_BYTES (RINGBUF_BYTES / 4)
+
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 4 << 20);
+  __uint(max_entries, RINGBUF_BYTES);
 } events SEC(".maps");
+
+/* Wake the loader only when the buffer fills up: it polls every 50 ms anyway,
+ * and a wakeup per event would compete with the traced start for the CPU. */
+static __always_inline __u64 wakeup_flag(void)
+{
+  return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+                                                                              : BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline int is_tracked(__u32 tgid)
 {
@@ -84,16 +98,53 @@ static __always_inline __u32 ns_tgid(struct task_struct *task)
   return up.nr;
 }
 
-static __always_inline void read_ustr(struct husk_event *ev, char *dst, __u32 size, __u64 uptr)
+static __always_inline char *slot_buf(struct husk_event *ev, int slot)
 {
+  switch (slot) {
+  case 0:
+    return ev->s0;
+  case 1:
+    return ev->s1;
+  case 2:
+    return ev->s2;
+  default:
+    return ev->s3;
+  }
+}
+
+/* A string argument into s<slot>.  bpf_probe_read_user cannot fault pages in:
+ * a string in a page the tracee has not touched yet (a binary's .rodata) fails
+ * here and is read again at sys_exit, after the kernel has faulted it in. */
+static __always_inline void read_ustr(struct inflight *st, int slot, __u32 size, __u64 uptr)
+{
+  char *dst = slot_buf(&st->ev, slot);
+
   dst[0] = '\0';
   if (!uptr)
     return;
   long n = bpf_probe_read_user_str(dst, size, (const void *)uptr);
-  if (n < 0)
+  if (n < 0) {
     dst[0] = '\0';
-  else if ((__u32)n == size)
-    ev->flags |= HUSK_EVF_TRUNCATED;
+    st->retry |= 1U << slot;
+    st->retry_ptr[slot & 3] = uptr;
+  } else if ((__u32)n == size) {
+    st->ev.flags |= HUSK_EVF_TRUNCATED;
+  }
+}
+
+static __always_inline void retry_reads(struct inflight *st)
+{
+  struct husk_event *ev = &st->ev;
+
+  if (st->retry & 1)
+    bpf_probe_read_user_str(ev->s0, sizeof(ev->s0), (const void *)st->retry_ptr[0]);
+  if (st->retry & 2)
+    bpf_probe_read_user_str(ev->s1, sizeof(ev->s1), (const void *)st->retry_ptr[1]);
+  if (st->retry & 4)
+    bpf_probe_read_user_str(ev->s2, sizeof(ev->s2), (const void *)st->retry_ptr[2]);
+  if (st->retry & 8)
+    bpf_probe_read_user_str(ev->s3, sizeof(ev->s3), (const void *)st->retry_ptr[3]);
+  st->retry = 0;
 }
 
 static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
@@ -110,42 +161,93 @@ static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
 }
 
 /* A d_path() for tracepoints: the components of (mnt, dentry) up to the root
- * of the mount namespace, leaf first, NUL separated, into ev->s0. */
-static __always_inline void rev_path(struct husk_event *ev, struct vfsmount *vmnt,
-                                     struct dentry *d)
+ * of the mount namespace, leaf first, NUL separated, into ev->s0.  One step per
+ * bpf_loop() iteration: the verifier checks the step once, not 24 times. */
+struct walk {
+  struct husk_event *ev;
+  struct mount *mnt;
+  struct dentry *d;
+  __u32 off;
+};
+
+static long walk_step(__u32 i, void *ctx)
 {
-  struct mount *mnt = (void *)vmnt - bpf_core_field_offset(struct mount, mnt);
-  __u32 off = 0;
+  struct walk *w = ctx;
+  struct husk_event *ev = w->ev;
+  struct dentry *d = w->d;
+  struct mount *mnt = w->mnt; /* a local: CO-RE must not relocate struct walk */
+  struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+  struct dentry *parent = BPF_CORE_READ(d, d_parent);
+  __u32 off = w->off;
 
-  for (int i = 0; i < 24; i++) {
-    struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
-    struct dentry *parent = BPF_CORE_READ(d, d_parent);
-
-    if (d == mnt_root) {
-      struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
-      if (!up || up == mnt)
-        break;
-      d = BPF_CORE_READ(mnt, mnt_mountpoint);
-      mnt = up;
-      continue;
-    }
-    if (off > HUSK_PATH_LEN - HUSK_NAME_MAX) {
-      ev->flags |= HUSK_EVF_TRUNCATED;
-      break;
-    }
-    const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-    long n = bpf_probe_read_kernel_str(&ev->s0[off], HUSK_NAME_MAX, name);
-    if (n <= 0)
-      break;
-    off += n;
-    if (d == parent) { /* a pseudo file (nsfs, pipe): its own root */
-      ev->flags |= HUSK_EVF_PSEUDO;
-      break;
-    }
-    d = parent;
+  if (d == mnt_root) {
+    struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+    if (!up || up == mnt)
+      return 1;
+    w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+    w->mnt = up;
+    return 0;
   }
-  ev->s0_len = off;
+  if (off > HUSK_PATH_LEN - HUSK_NAME_MAX) {
+    ev->flags |= HUSK_EVF_TRUNCATED;
+    return 1;
+  }
+  const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+  long n = bpf_probe_read_kernel_str(&ev->s0[off], HUSK_NAME_MAX, name);
+  if (n <= 0)
+    return 1;
+  w->off = off + n;
+  if (d == parent) { /* a pseudo file (nsfs, pipe): its own root */
+    ev->flags |= HUSK_EVF_PSEUDO;
+    return 1;
+  }
+  w->d = parent;
+  return 0;
+}
+
+static __always_inline void rev_path(struct husk_event *ev, struct vfsmount *vmnt, struct dentry *d)
+{
+  struct walk w = {
+      .ev = ev,
+      .mnt = (void *)vmnt - bpf_core_field_offset(struct mount, mnt),
+      .d = d,
+  };
+
+  bpf_loop(24, walk_step, &w, 0);
+  ev->s0_len = w.off;
   ev->flags |= HUSK_EVF_S0_REVPATH;
+}
+
+/* "/proc/self/fd/N" -> N, else -1: runtimes mount onto O_PATH fds this way. */
+static __always_inline int proc_self_fd(const char *s)
+{
+  const char prefix[] = "/proc/self/fd/";
+  int fd = 0;
+
+  for (int i = 0; i < sizeof(prefix) - 1; i++)
+    if (s[i] != prefix[i])
+      return -1;
+  for (int i = sizeof(prefix) - 1; i < sizeof(prefix) + 6; i++) {
+    char c = s[i];
+    if (c == '\0')
+      return i > sizeof(prefix) - 1 ? fd : -1;
+    if (c < '0' || c > '9')
+      return -1;
+    fd = fd * 10 + (c - '0');
+  }
+  return -1;
+}
+
+/* s0 becomes the path of the tracee's fd (what "/proc/self/fd/N" names). */
+static __always_inline void resolve_fd(struct husk_event *ev, struct task_struct *task, int fd)
+{
+  struct file *f = fd_file(task, fd);
+
+  if (!f)
+    return;
+  rev_path(ev, BPF_CORE_READ(f, f_path.mnt), BPF_CORE_READ(f, f_path.dentry));
+  ev->flags |= HUSK_EVF_VIAFD;
+  ev->extra[0] = fd;
 }
 
 /* write(2) to a cgroup file: path and value. */
@@ -175,8 +277,9 @@ static __always_inline int decode_cgroup_write(struct husk_event *ev, struct tas
   return 1;
 }
 
-static __always_inline void read_argv(struct husk_event *ev, __u64 argv)
+static __always_inline void read_argv(struct inflight *st, __u64 argv)
 {
+  struct husk_event *ev = &st->ev;
   const char *p[4] = {};
 
   if (!argv)
@@ -185,17 +288,23 @@ static __always_inline void read_argv(struct husk_event *ev, __u64 argv)
   /* stop at the first NULL: argv ends there */
   if (!p[0])
     return;
-  read_ustr(ev, ev->s1, HUSK_STR_LEN, (__u64)p[0]);
+  read_ustr(st, 1, HUSK_STR_LEN, (__u64)p[0]);
   ev->extra[0] = 1;
   if (!p[1])
     return;
-  read_ustr(ev, ev->s2, HUSK_STR_LEN, (__u64)p[1]);
+  read_ustr(st, 2, HUSK_STR_LEN, (__u64)p[1]);
   ev->extra[0] = 2;
   if (!p[2])
     return;
-  read_ustr(ev, ev->s3, HUSK_STR_LEN, (__u64)p[2]);
+  read_ustr(st, 3, HUSK_STR_LEN, (__u64)p[2]);
   ev->extra[0] = 3;
   ev->extra[1] = p[3] != NULL; /* more arguments follow */
+}
+
+static __always_inline int is_dir_kind(__u32 kind)
+{
+  return kind == HUSK_K_MKDIR || kind == HUSK_K_MKDIRAT || kind == HUSK_K_RMDIR ||
+         kind == HUSK_K_UNLINKAT;
 }
 
 /* Fill the event at syscall entry.  Returns 1 when the syscall makes an event. */
@@ -215,9 +324,13 @@ static __always_inline int decode_enter(struct inflight *st, struct pt_regs *reg
   ev->flags = 0;
   ev->s0_len = 0;
   ev->s0[0] = ev->s1[0] = ev->s2[0] = ev->s3[0] = '\0';
+  st->retry = 0;
 
   switch (kind) {
   case HUSK_K_CLONE:
+    if (ev->args[0] & CLONE_THREAD)
+      return 0; /* threads are followed and counted, not shown */
+    break;
   case HUSK_K_FORK:
   case HUSK_K_UNSHARE:
   case HUSK_K_FSMOUNT:
@@ -229,29 +342,38 @@ static __always_inline int decode_enter(struct inflight *st, struct pt_regs *reg
     ev->extra[0] = ca[0];
     ev->extra[1] = ca[4];
     ev->extra[2] = ca[10];
+    if (ca[0] & CLONE_THREAD)
+      return 0;
     break;
   }
   case HUSK_K_SETNS: {
     struct file *f = fd_file(task, ev->args[0]);
-    if (f)
+    if (f) {
       rev_path(ev, BPF_CORE_READ(f, f_path.mnt), BPF_CORE_READ(f, f_path.dentry));
+      ev->extra[0] = BPF_CORE_READ(f, f_inode, i_ino); /* the namespace's inode number */
+    }
     break;
   }
   case HUSK_K_MOUNT:
-    read_ustr(ev, ev->s1, HUSK_STR_LEN, ev->args[0]);
-    read_ustr(ev, ev->s0, HUSK_PATH_LEN, ev->args[1]);
-    read_ustr(ev, ev->s2, HUSK_STR_LEN, ev->args[2]);
-    read_ustr(ev, ev->s3, HUSK_STR_LEN, ev->args[4]);
+    read_ustr(st, 1, HUSK_STR_LEN, ev->args[0]);
+    read_ustr(st, 0, HUSK_PATH_LEN, ev->args[1]);
+    read_ustr(st, 2, HUSK_STR_LEN, ev->args[2]);
+    read_ustr(st, 3, HUSK_STR_LEN, ev->args[4]);
+    {
+      int fd = proc_self_fd(ev->s0);
+      if (fd >= 0)
+        resolve_fd(ev, task, fd);
+    }
     break;
   case HUSK_K_UMOUNT:
   case HUSK_K_CHROOT:
   case HUSK_K_MKDIR:
   case HUSK_K_RMDIR:
-    read_ustr(ev, ev->s0, HUSK_PATH_LEN, ev->args[0]);
+    read_ustr(st, 0, HUSK_PATH_LEN, ev->args[0]);
     break;
   case HUSK_K_PIVOT_ROOT:
-    read_ustr(ev, ev->s0, HUSK_PATH_LEN, ev->args[0]);
-    read_ustr(ev, ev->s1, HUSK_STR_LEN, ev->args[1]);
+    read_ustr(st, 0, HUSK_PATH_LEN, ev->args[0]);
+    read_ustr(st, 1, HUSK_STR_LEN, ev->args[1]);
     break;
   case HUSK_K_HOSTNAME: {
     __u64 len = ev->args[1];
@@ -263,12 +385,12 @@ static __always_inline int decode_enter(struct inflight *st, struct pt_regs *reg
     break;
   }
   case HUSK_K_EXECVE:
-    read_ustr(ev, ev->s0, HUSK_PATH_LEN, ev->args[0]);
-    read_argv(ev, ev->args[1]);
+    read_ustr(st, 0, HUSK_PATH_LEN, ev->args[0]);
+    read_argv(st, ev->args[1]);
     break;
   case HUSK_K_EXECVEAT:
-    read_ustr(ev, ev->s0, HUSK_PATH_LEN, ev->args[1]);
-    read_argv(ev, ev->args[2]);
+    read_ustr(st, 0, HUSK_PATH_LEN, ev->args[1]);
+    read_argv(st, ev->args[2]);
     break;
   case HUSK_K_CAPSET: {
     __u32 hdr[2] = {};  /* version, pid */
@@ -291,8 +413,10 @@ static __always_inline int decode_enter(struct inflight *st, struct pt_regs *reg
     __u64 opt = ev->args[0];
     if (opt >= 64 || !(prctl_mask & (1ULL << opt)))
       return 0;
-    if (opt == PR_SET_NAME)
-      read_ustr(ev, ev->s0, HUSK_COMM_LEN, ev->args[1]);
+    if (opt == PR_SET_NAME) {
+      read_ustr(st, 0, HUSK_COMM_LEN, ev->args[1]);
+      ev->flags &= ~HUSK_EVF_TRUNCATED; /* the kernel keeps 15 characters anyway */
+    }
     break;
   }
   case HUSK_K_SECCOMP:
@@ -305,32 +429,38 @@ static __always_inline int decode_enter(struct inflight *st, struct pt_regs *reg
   case HUSK_K_WRITE:
     return decode_cgroup_write(ev, task);
   case HUSK_K_MKDIRAT:
-    read_ustr(ev, ev->s0, HUSK_PATH_LEN, ev->args[1]);
+    read_ustr(st, 0, HUSK_PATH_LEN, ev->args[1]);
+    break;
+  case HUSK_K_UNLINKAT:
+    if (ev->args[2] & AT_REMOVEDIR)
+      read_ustr(st, 0, HUSK_PATH_LEN, ev->args[1]);
     break;
   case HUSK_K_OPEN_TREE:
   case HUSK_K_MOUNT_SETATTR:
-    read_ustr(ev, ev->s0, HUSK_PATH_LEN, ev->args[1]);
+    read_ustr(st, 0, HUSK_PATH_LEN, ev->args[1]);
     if (kind == HUSK_K_MOUNT_SETATTR && ev->args[4] >= 32)
       bpf_probe_read_user(ev->extra, 32, (const void *)ev->args[3]);
     break;
   case HUSK_K_MOVE_MOUNT:
-    read_ustr(ev, ev->s1, HUSK_STR_LEN, ev->args[1]);
-    read_ustr(ev, ev->s0, HUSK_PATH_LEN, ev->args[3]);
+    read_ustr(st, 1, HUSK_STR_LEN, ev->args[1]);
+    read_ustr(st, 0, HUSK_PATH_LEN, ev->args[3]);
+    if (ev->args[4] & MOVE_MOUNT_T_EMPTY)
+      resolve_fd(ev, task, (int)ev->args[2]);
     break;
   case HUSK_K_FSOPEN:
-    read_ustr(ev, ev->s2, HUSK_STR_LEN, ev->args[0]);
+    read_ustr(st, 2, HUSK_STR_LEN, ev->args[0]);
     break;
   case HUSK_K_FSCONFIG:
-    read_ustr(ev, ev->s1, HUSK_STR_LEN, ev->args[2]);
+    read_ustr(st, 1, HUSK_STR_LEN, ev->args[2]);
     if (ev->args[1] == FSCONFIG_SET_STRING)
-      read_ustr(ev, ev->s2, HUSK_STR_LEN, ev->args[3]);
+      read_ustr(st, 2, HUSK_STR_LEN, ev->args[3]);
     break;
   default:
     return 0;
   }
 
   /* mkdir/rmdir become events only when the cgroup tracepoint fires */
-  if (kind == HUSK_K_MKDIR || kind == HUSK_K_MKDIRAT || kind == HUSK_K_RMDIR)
+  if (is_dir_kind(kind))
     return 0;
   return 1;
 }
@@ -370,8 +500,7 @@ int BPF_PROG(husk_sys_enter, struct pt_regs *regs, long id)
   }
 
   struct task_struct *task = bpf_get_current_task_btf();
-  struct inflight *st =
-      bpf_task_storage_get(&inflight, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+  struct inflight *st = bpf_task_storage_get(&inflight, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
   if (!st)
     return 0;
   st->nr = nr;
@@ -418,10 +547,14 @@ int BPF_PROG(husk_sys_exit, struct pt_regs *regs, long ret)
 
   if (st->emit) {
     st->emit = 0;
+    /* after a successful execve the old strings are gone with the old mm;
+     * husk_exec filled them from the new one */
+    if (st->retry && !((st->kind == HUSK_K_EXECVE || st->kind == HUSK_K_EXECVEAT) && ret == 0))
+      retry_reads(st);
     st->ev.ts_ns = start;
     st->ev.dur_ns = dur;
     st->ev.ret = ret;
-    if (bpf_ringbuf_output(&events, &st->ev, sizeof(st->ev), 0) < 0)
+    if (bpf_ringbuf_output(&events, &st->ev, sizeof(st->ev), wakeup_flag()) < 0)
       __sync_fetch_and_add(&dropped_events, 1);
   }
   return 0;
@@ -438,10 +571,12 @@ static __always_inline int cgroup_event(struct cgroup *cgrp, const char *path)
   struct inflight *st = bpf_task_storage_get(&inflight, task, NULL, 0);
   if (!st || !st->start_ns)
     return 0;
-  if (st->kind != HUSK_K_MKDIR && st->kind != HUSK_K_MKDIRAT && st->kind != HUSK_K_RMDIR)
+  if (!is_dir_kind(st->kind))
     return 0;
   bpf_probe_read_kernel_str(st->ev.s1, HUSK_STR_LEN, path);
   st->ev.extra[0] = BPF_CORE_READ(cgrp, root, hierarchy_id);
+  /* a named v1 hierarchy (name=systemd) is not in /proc/cgroups */
+  bpf_probe_read_kernel_str(st->ev.s2, HUSK_STR_LEN, BPF_CORE_READ(cgrp, root, name));
   st->emit = 1;
   return 0;
 }
@@ -456,6 +591,40 @@ SEC("tp_btf/cgroup_rmdir")
 int BPF_PROG(husk_cgroup_rmdir, struct cgroup *cgrp, const char *path)
 {
   return cgroup_event(cgrp, path);
+}
+
+/* A successful execve: the filename and argv from the kernel's side, always
+ * readable (the entry-time read can miss non-resident pages). */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(husk_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+  struct task_struct *task = bpf_get_current_task_btf();
+  struct inflight *st = bpf_task_storage_get(&inflight, task, NULL, 0);
+
+  if (!st || !st->start_ns || !st->emit)
+    return 0;
+  if (st->kind != HUSK_K_EXECVE && st->kind != HUSK_K_EXECVEAT)
+    return 0;
+  struct husk_event *ev = &st->ev;
+  st->retry = 0;
+  if (ev->s0[0] == '\0')
+    bpf_probe_read_kernel_str(ev->s0, sizeof(ev->s0), BPF_CORE_READ(bprm, filename));
+
+  /* the new program's argv: one NUL-separated block on its stack */
+  __u64 arg = BPF_CORE_READ(task, mm, arg_start);
+  __u64 len = BPF_CORE_READ(task, mm, arg_end) - arg;
+  ev->flags &= ~HUSK_EVF_TRUNCATED;
+  if (len > sizeof(ev->argblock) - 1) {
+    len = sizeof(ev->argblock) - 1;
+    ev->flags |= HUSK_EVF_TRUNCATED;
+  }
+  if (bpf_probe_read_user(ev->argblock, len, (const void *)arg) < 0)
+    return 0; /* keep what sys_enter read */
+  ev->argblock[len] = '\0';
+  ev->extra[0] = len;
+  ev->extra[1] = BPF_CORE_READ(bprm, argc);
+  ev->flags |= HUSK_EVF_ARGBLOCK;
+  return 0;
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -490,7 +659,7 @@ int BPF_PROG(husk_exit, struct task_struct *task)
     ev->ts_ns = bpf_ktime_get_ns();
     ev->ret = BPF_CORE_READ(task, exit_code);
     fill_header(ev, task, bpf_get_current_pid_tgid(), HUSK_EV_EXIT);
-    bpf_ringbuf_submit(ev, 0);
+    bpf_ringbuf_submit(ev, wakeup_flag());
   } else {
     __sync_fetch_and_add(&dropped_events, 1);
   }

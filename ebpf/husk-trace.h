@@ -24,41 +24,51 @@ enum husk_event_type {
 /* How the BPF side reads a syscall's arguments (set per syscall number by the
  * loader, so the BPF object needs no arch-specific __NR_ constants). */
 enum husk_kind {
-  HUSK_K_NONE = 0,   /* counted in the histogram only */
-  HUSK_K_NORETURN,   /* exit/exit_group: counted at entry, never returns */
-  HUSK_K_CLONE,      /* clone: flags in args[0] */
-  HUSK_K_CLONE3,     /* clone3: extra[0] = flags, extra[1] = exit_signal, extra[2] = cgroup */
-  HUSK_K_FORK,       /* fork/vfork */
-  HUSK_K_UNSHARE,    /* unshare(flags) */
-  HUSK_K_SETNS,      /* setns(fd, nstype): s0 = the fd's path ("net:[4026532...]") */
-  HUSK_K_MOUNT,      /* mount: s1 = source, s0 = target, s2 = fstype, s3 = data */
-  HUSK_K_UMOUNT,     /* umount2(target, flags): s0 */
-  HUSK_K_PIVOT_ROOT, /* pivot_root(new_root, put_old): s0, s1 */
-  HUSK_K_CHROOT,     /* chroot(path): s0 */
-  HUSK_K_HOSTNAME,   /* sethostname/setdomainname(name, len): s0 */
-  HUSK_K_EXECVE,     /* execve(filename, argv, envp): s0, argv[0..2] in s1..s3 */
-  HUSK_K_EXECVEAT,   /* execveat(dirfd, pathname, argv, envp, flags) */
-  HUSK_K_CAPSET,     /* capset: extra[0..2] = effective, permitted, inheritable (64 bit) */
-  HUSK_K_PRCTL,      /* prctl: options in the loader's prctl_mask; PR_SET_NAME: s0 */
-  HUSK_K_SECCOMP,    /* seccomp(op, flags, args): extra[0] = filter length */
-  HUSK_K_WRITE,      /* write/pwrite64: only to cgroup files; s0 = path, s1 = value */
-  HUSK_K_MKDIR,      /* mkdir(path, mode): emitted only when a cgroup is created */
-  HUSK_K_MKDIRAT,    /* mkdirat(dfd, path, mode) */
-  HUSK_K_RMDIR,      /* rmdir(path): emitted only when a cgroup is removed */
-  HUSK_K_OPEN_TREE,  /* open_tree(dfd, path, flags): s0 */
-  HUSK_K_MOVE_MOUNT, /* move_mount(from_dfd, from, to_dfd, to, flags): s1 = from, s0 = to */
-  HUSK_K_FSOPEN,     /* fsopen(fstype, flags): s2 */
-  HUSK_K_FSCONFIG,   /* fsconfig(fd, cmd, key, value, aux): s1 = key, s2 = value */
-  HUSK_K_FSMOUNT,    /* fsmount(fd, flags, attr_flags) */
+  HUSK_K_NONE = 0,      /* counted in the histogram only */
+  HUSK_K_NORETURN,      /* exit/exit_group: counted at entry, never returns */
+  HUSK_K_CLONE,         /* clone: flags in args[0] */
+  HUSK_K_CLONE3,        /* clone3: extra[0] = flags, extra[1] = exit_signal, extra[2] = cgroup */
+  HUSK_K_FORK,          /* fork/vfork */
+  HUSK_K_UNSHARE,       /* unshare(flags) */
+  HUSK_K_SETNS,         /* setns(fd, nstype): s0 = the fd's path, extra[0] = its inode */
+  HUSK_K_MOUNT,         /* mount: s1 = source, s0 = target, s2 = fstype, s3 = data */
+  HUSK_K_UMOUNT,        /* umount2(target, flags): s0 */
+  HUSK_K_PIVOT_ROOT,    /* pivot_root(new_root, put_old): s0, s1 */
+  HUSK_K_CHROOT,        /* chroot(path): s0 */
+  HUSK_K_HOSTNAME,      /* sethostname/setdomainname(name, len): s0 */
+  HUSK_K_EXECVE,        /* execve(filename, argv, envp): s0, argv[0..2] in s1..s3 */
+  HUSK_K_EXECVEAT,      /* execveat(dirfd, pathname, argv, envp, flags) */
+  HUSK_K_CAPSET,        /* capset: extra[0..2] = effective, permitted, inheritable (64 bit) */
+  HUSK_K_PRCTL,         /* prctl: options in the loader's prctl_mask; PR_SET_NAME: s0 */
+  HUSK_K_SECCOMP,       /* seccomp(op, flags, args): extra[0] = filter length */
+  HUSK_K_WRITE,         /* write/pwrite64: only to cgroup files; s0 = path, s1 = value */
+  HUSK_K_MKDIR,         /* mkdir(path, mode): emitted only when a cgroup is created */
+  HUSK_K_MKDIRAT,       /* mkdirat(dfd, path, mode) */
+  HUSK_K_RMDIR,         /* rmdir(path): emitted only when a cgroup is removed */
+  HUSK_K_UNLINKAT,      /* unlinkat(dfd, path, AT_REMOVEDIR): the same */
+  HUSK_K_OPEN_TREE,     /* open_tree(dfd, path, flags): s0 */
+  HUSK_K_MOVE_MOUNT,    /* move_mount(from_dfd, from, to_dfd, to, flags): s1 = from, s0 = to */
+  HUSK_K_FSOPEN,        /* fsopen(fstype, flags): s2 */
+  HUSK_K_FSCONFIG,      /* fsconfig(fd, cmd, key, value, aux): s1 = key, s2 = value */
+  HUSK_K_FSMOUNT,       /* fsmount(fd, flags, attr_flags) */
   HUSK_K_MOUNT_SETATTR, /* mount_setattr(dfd, path, flags, attr, size): s0 */
   HUSK_K_MAX,
 };
 
-/* husk_event.flags */
-#define HUSK_EVF_S0_REVPATH 0x1 /* s0 holds s0_len bytes of NUL-separated components, leaf first */
-#define HUSK_EVF_CGROUP2    0x2 /* the cgroup file lives on cgroup2 (else cgroup v1) */
-#define HUSK_EVF_TRUNCATED  0x4 /* a string or path was cut */
-#define HUSK_EVF_PSEUDO     0x8 /* s0 path ends at a pseudo file system root (nsfs, pipefs) */
+/* husk_event.flags
+ * S0_REVPATH: s0 holds s0_len bytes of NUL-separated path components, leaf first
+ * CGROUP2:    the cgroup file lives on cgroup2 (else cgroup v1)
+ * TRUNCATED:  a string or path was cut
+ * PSEUDO:     the s0 path ends at a pseudo file system's root (nsfs, pipefs)
+ * ARGBLOCK:   execve: argblock holds extra[0] bytes of argv, extra[1] = argc
+ * VIAFD:      mount target "/proc/self/fd/N" or move_mount's to_dfd: s0 is that
+ *             fd's path (S0_REVPATH), extra[0] = N */
+#define HUSK_EVF_S0_REVPATH 0x1
+#define HUSK_EVF_CGROUP2    0x2
+#define HUSK_EVF_TRUNCATED  0x4
+#define HUSK_EVF_PSEUDO     0x8
+#define HUSK_EVF_ARGBLOCK   0x10
+#define HUSK_EVF_VIAFD      0x20
 
 struct husk_event {
   __u64 ts_ns;  /* syscall entry, CLOCK_MONOTONIC (bpf_ktime_get_ns) */
@@ -76,9 +86,14 @@ struct husk_event {
   __u32 flags; /* HUSK_EVF_* */
   char comm[HUSK_COMM_LEN];
   char s0[HUSK_PATH_LEN];
-  char s1[HUSK_STR_LEN];
-  char s2[HUSK_STR_LEN];
-  char s3[HUSK_STR_LEN];
+  union {
+    struct {
+      char s1[HUSK_STR_LEN];
+      char s2[HUSK_STR_LEN];
+      char s3[HUSK_STR_LEN];
+    };
+    char argblock[3 * HUSK_STR_LEN]; /* HUSK_EVF_ARGBLOCK: argv, NUL separated */
+  };
 };
 
 /* Per-syscall statistics (one per syscall number, per CPU; the loader sums). */

@@ -53,33 +53,15 @@ static const struct flag_name clone_flags[] = {
 
 /* linux/mount.h */
 static const struct flag_name mount_flags[] = {
-    {1, "MS_RDONLY"},
-    {2, "MS_NOSUID"},
-    {4, "MS_NODEV"},
-    {8, "MS_NOEXEC"},
-    {16, "MS_SYNCHRONOUS"},
-    {32, "MS_REMOUNT"},
-    {64, "MS_MANDLOCK"},
-    {128, "MS_DIRSYNC"},
-    {256, "MS_NOSYMFOLLOW"},
-    {1024, "MS_NOATIME"},
-    {2048, "MS_NODIRATIME"},
-    {4096, "MS_BIND"},
-    {8192, "MS_MOVE"},
-    {16384, "MS_REC"},
-    {32768, "MS_SILENT"},
-    {1 << 16, "MS_POSIXACL"},
-    {1 << 17, "MS_UNBINDABLE"},
-    {1 << 18, "MS_PRIVATE"},
-    {1 << 19, "MS_SLAVE"},
-    {1 << 20, "MS_SHARED"},
-    {1 << 21, "MS_RELATIME"},
-    {1 << 22, "MS_KERNMOUNT"},
-    {1 << 23, "MS_I_VERSION"},
-    {1 << 24, "MS_STRICTATIME"},
-    {1 << 25, "MS_LAZYTIME"},
-    {1 << 30, "MS_ACTIVE"},
-    {1ULL << 31, "MS_NOUSER"},
+    {1, "MS_RDONLY"},          {2, "MS_NOSUID"},           {4, "MS_NODEV"},
+    {8, "MS_NOEXEC"},          {16, "MS_SYNCHRONOUS"},     {32, "MS_REMOUNT"},
+    {64, "MS_MANDLOCK"},       {128, "MS_DIRSYNC"},        {256, "MS_NOSYMFOLLOW"},
+    {1024, "MS_NOATIME"},      {2048, "MS_NODIRATIME"},    {4096, "MS_BIND"},
+    {8192, "MS_MOVE"},         {16384, "MS_REC"},          {32768, "MS_SILENT"},
+    {1 << 16, "MS_POSIXACL"},  {1 << 17, "MS_UNBINDABLE"}, {1 << 18, "MS_PRIVATE"},
+    {1 << 19, "MS_SLAVE"},     {1 << 20, "MS_SHARED"},     {1 << 21, "MS_RELATIME"},
+    {1 << 22, "MS_KERNMOUNT"}, {1 << 23, "MS_I_VERSION"},  {1 << 24, "MS_STRICTATIME"},
+    {1 << 25, "MS_LAZYTIME"},  {1 << 30, "MS_ACTIVE"},     {1ULL << 31, "MS_NOUSER"},
 };
 
 #define MS_MGC_MSK_VAL 0xffff0000ULL
@@ -93,12 +75,9 @@ static const struct flag_name umount_flags[] = {
 };
 
 static const struct flag_name seccomp_flags[] = {
-    {1, "SECCOMP_FILTER_FLAG_TSYNC"},
-    {2, "SECCOMP_FILTER_FLAG_LOG"},
-    {4, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"},
-    {8, "SECCOMP_FILTER_FLAG_NEW_LISTENER"},
-    {16, "SECCOMP_FILTER_FLAG_TSYNC_ESRCH"},
-    {32, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"},
+    {1, "SECCOMP_FILTER_FLAG_TSYNC"},        {2, "SECCOMP_FILTER_FLAG_LOG"},
+    {4, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"},   {8, "SECCOMP_FILTER_FLAG_NEW_LISTENER"},
+    {16, "SECCOMP_FILTER_FLAG_TSYNC_ESRCH"}, {32, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"},
 };
 
 static const struct flag_name seccomp_ops[] = {
@@ -106,6 +85,37 @@ static const struct flag_name seccomp_ops[] = {
     {1, "SECCOMP_SET_MODE_FILTER"},
     {2, "SECCOMP_GET_ACTION_AVAIL"},
     {3, "SECCOMP_GET_NOTIF_SIZES"},
+};
+
+/* linux/mount.h: the new mount API */
+static const struct flag_name move_mount_flags[] = {
+    {0x01, "MOVE_MOUNT_F_SYMLINKS"},   {0x02, "MOVE_MOUNT_F_AUTOMOUNTS"},
+    {0x04, "MOVE_MOUNT_F_EMPTY_PATH"}, {0x10, "MOVE_MOUNT_T_SYMLINKS"},
+    {0x20, "MOVE_MOUNT_T_AUTOMOUNTS"}, {0x40, "MOVE_MOUNT_T_EMPTY_PATH"},
+    {0x100, "MOVE_MOUNT_SET_GROUP"},   {0x200, "MOVE_MOUNT_BENEATH"},
+};
+
+static const struct flag_name mount_attrs[] = {
+    {0x1, "MOUNT_ATTR_RDONLY"},
+    {0x2, "MOUNT_ATTR_NOSUID"},
+    {0x4, "MOUNT_ATTR_NODEV"},
+    {0x8, "MOUNT_ATTR_NOEXEC"},
+    {0x10, "MOUNT_ATTR_NOATIME"},
+    {0x20, "MOUNT_ATTR_STRICTATIME"},
+    {0x80, "MOUNT_ATTR_NODIRATIME"},
+    {0x100000, "MOUNT_ATTR_IDMAP"},
+    {0x200000, "MOUNT_ATTR_NOSYMFOLLOW"},
+};
+
+static const struct flag_name open_tree_flags[] = {
+    {0x1, "OPEN_TREE_CLONE"},   {0x80000, "OPEN_TREE_CLOEXEC"}, {0x100, "AT_SYMLINK_NOFOLLOW"},
+    {0x800, "AT_NO_AUTOMOUNT"}, {0x1000, "AT_EMPTY_PATH"},      {0x8000, "AT_RECURSIVE"},
+};
+
+static const char *const fsconfig_cmds[] = {
+    "FSCONFIG_SET_FLAG",   "FSCONFIG_SET_STRING",      "FSCONFIG_SET_BINARY",
+    "FSCONFIG_SET_PATH",   "FSCONFIG_SET_PATH_EMPTY",  "FSCONFIG_SET_FD",
+    "FSCONFIG_CMD_CREATE", "FSCONFIG_CMD_RECONFIGURE", "FSCONFIG_CMD_CREATE_EXCL",
 };
 
 /* linux/prctl.h; .value is the option. */
@@ -185,8 +195,8 @@ const char *trace_clone_flags(uint64_t flags, bool with_signal, char *buf, size_
   }
   if (flags)
     flags_str(clone_flags, HUSK_ARRAY_LEN(clone_flags), flags, rest, sizeof(rest));
-  snprintf(buf, len, "%s%s%s%s%s", newtime ? "CLONE_NEWTIME" : "",
-           newtime && rest[0] ? "|" : "", rest, (newtime || rest[0]) && sig[0] ? "|" : "", sig);
+  snprintf(buf, len, "%s%s%s%s%s", newtime ? "CLONE_NEWTIME" : "", newtime && rest[0] ? "|" : "",
+           rest, (newtime || rest[0]) && sig[0] ? "|" : "", sig);
   if (!buf[0])
     snprintf(buf, len, "0");
   return buf;
@@ -378,6 +388,7 @@ void trace_fill_kinds(uint8_t kinds[HUSK_MAX_NR])
 #ifdef SYS_rmdir
       {SYS_rmdir, HUSK_K_RMDIR},
 #endif
+      {SYS_unlinkat, HUSK_K_UNLINKAT},
 #ifdef SYS_open_tree
       {SYS_open_tree, HUSK_K_OPEN_TREE},
       {SYS_move_mount, HUSK_K_MOVE_MOUNT},
@@ -452,8 +463,7 @@ const char *trace_event_name(const struct husk_event *ev)
   return trace_syscall_name(ev->nr);
 }
 
-static struct trace_arg *arg_new(struct trace_args *out, const char *key,
-                                 enum trace_arg_type type)
+static struct trace_arg *arg_new(struct trace_args *out, const char *key, enum trace_arg_type type)
 {
   if (out->n >= TRACE_MAX_ARGS)
     return NULL;
@@ -513,6 +523,22 @@ static void decode_path_s0(const struct husk_event *ev, char *buf, size_t len)
   trace_escape(raw, sizeof(raw), buf, len);
 }
 
+/* A mount target: the string, or for "/proc/self/fd/N" and move_mount's
+ * to_dfd the path of that fd (the BPF side resolved it). */
+static void arg_target(const struct husk_event *ev, struct trace_args *out, const char *key,
+                       uint64_t uptr)
+{
+  if (!(ev->flags & HUSK_EVF_VIAFD)) {
+    arg_str(out, key, ev->s0, sizeof(ev->s0), uptr);
+    return;
+  }
+  struct trace_arg *t = arg_new(out, key, TRACE_ARG_STR);
+  if (t)
+    decode_path_s0(ev, t->str, sizeof(t->str));
+  if (strcmp(key, "target") == 0) /* move_mount shows to_dfd already */
+    arg_num(out, "target_fd", (int64_t)ev->extra[0]);
+}
+
 static void decode_exit(const struct husk_event *ev, struct trace_args *out)
 {
   int st = (int)ev->ret;
@@ -527,29 +553,52 @@ static void decode_exit(const struct husk_event *ev, struct trace_args *out)
   }
 }
 
+/* One argument for the argv display: quoted like a shell would need it. */
+static size_t append_arg(char *out, size_t o, size_t len, const char *arg, size_t alen)
+{
+  bool quote = alen == 0 || strcspn(arg, " \t\n'\"\\$`;&|<>()*?[]#~") < alen;
+  int w = snprintf(out + o, len - o, "%s%s%.*s%s", o ? " " : "", quote ? "'" : "", (int)alen, arg,
+                   quote ? "'" : "");
+  if (w < 0 || (size_t)w >= len - o)
+    return len - 1;
+  return o + (size_t)w;
+}
+
 static void decode_argv(const struct husk_event *ev, struct trace_args *out)
 {
-  const char *s[3] = {ev->s1, ev->s2, ev->s3};
-  uint64_t n = ev->extra[0] > 3 ? 3 : ev->extra[0];
-  char joined[3 * HUSK_STR_LEN + 8];
-  size_t o = 0;
+  char joined[4 * HUSK_STR_LEN];
+  size_t o = 0, shown = 0;
+  uint64_t argc;
 
   joined[0] = '\0';
-  for (uint64_t i = 0; i < n; i++) {
-    int w = snprintf(joined + o, sizeof(joined) - o, "%s%.*s", i ? " " : "", HUSK_STR_LEN,
-                     s[i]);
-    if (w > 0 && (size_t)w < sizeof(joined) - o)
-      o += (size_t)w;
+  if (ev->flags & HUSK_EVF_ARGBLOCK) {
+    /* the whole argv block from the new program's stack */
+    size_t len = ev->extra[0] < sizeof(ev->argblock) ? ev->extra[0] : sizeof(ev->argblock) - 1;
+    argc = ev->extra[1];
+    for (size_t i = 0; i < len && shown < argc;) {
+      size_t alen = strnlen(ev->argblock + i, len - i);
+      o = append_arg(joined, o, sizeof(joined), ev->argblock + i, alen);
+      shown++;
+      i += alen + 1;
+    }
+  } else {
+    /* argv[0..2] read at syscall entry (a failed execve) */
+    const char *s[3] = {ev->s1, ev->s2, ev->s3};
+    argc = ev->extra[0] > 3 ? 3 : ev->extra[0];
+    for (uint64_t i = 0; i < argc; i++)
+      o = append_arg(joined, o, sizeof(joined), s[i], strnlen(s[i], HUSK_STR_LEN));
+    shown = argc;
+    if (ev->extra[1])
+      argc++;
   }
-  if (ev->extra[1])
+  if (shown < argc)
     snprintf(joined + o, sizeof(joined) - o, " ...");
   struct trace_arg *a = arg_new(out, "argv", TRACE_ARG_STR);
   if (a)
     trace_escape(joined, sizeof(joined), a->str, sizeof(a->str));
 }
 
-void trace_decode(const struct trace_fmt *fmt, const struct husk_event *ev,
-                  struct trace_args *out)
+void trace_decode(const struct trace_fmt *fmt, const struct husk_event *ev, struct trace_args *out)
 {
   char buf[1024];
   uint64_t a[6];
@@ -588,13 +637,14 @@ void trace_decode(const struct trace_fmt *fmt, const struct husk_event *ev,
       struct trace_arg *t = arg_new(out, "ns", TRACE_ARG_STR);
       if (t)
         decode_path_s0(ev, t->str, sizeof(t->str));
+      arg_num(out, "ns_ino", (int64_t)ev->extra[0]);
     }
     arg_sym(out, "nstype", "%s", trace_setns_type(a[1], buf, sizeof(buf)));
     break;
   }
   case HUSK_K_MOUNT:
     arg_str(out, "source", ev->s1, sizeof(ev->s1), a[0]);
-    arg_str(out, "target", ev->s0, sizeof(ev->s0), a[1]);
+    arg_target(ev, out, "target", a[1]);
     arg_str(out, "fstype", ev->s2, sizeof(ev->s2), a[2]);
     arg_sym(out, "flags", "%s", trace_mount_flags(a[3], buf, sizeof(buf)));
     if (a[4])
@@ -663,25 +713,31 @@ void trace_decode(const struct trace_fmt *fmt, const struct husk_event *ev,
       decode_path_s0(ev, t->str, sizeof(t->str));
     t = arg_new(out, "value", TRACE_ARG_STR);
     if (t)
-      trace_escape(ev->s1, ev->extra[0] < sizeof(ev->s1) ? ev->extra[0] : sizeof(ev->s1),
-                   t->str, sizeof(t->str));
+      trace_escape(ev->s1, ev->extra[0] < sizeof(ev->s1) ? ev->extra[0] : sizeof(ev->s1), t->str,
+                   sizeof(t->str));
     arg_sym(out, "fs", "%s", ev->flags & HUSK_EVF_CGROUP2 ? "cgroup2" : "cgroup");
     break;
   }
   case HUSK_K_MKDIR:
   case HUSK_K_MKDIRAT:
-  case HUSK_K_RMDIR: {
-    if (ev->kind == HUSK_K_MKDIRAT)
+  case HUSK_K_RMDIR:
+  case HUSK_K_UNLINKAT: {
+    bool at = ev->kind == HUSK_K_MKDIRAT || ev->kind == HUSK_K_UNLINKAT;
+    if (at)
       arg_dfd(out, "dirfd", a[0]);
-    arg_str(out, "path", ev->s0, sizeof(ev->s0), ev->kind == HUSK_K_MKDIRAT ? a[1] : a[0]);
+    arg_str(out, "path", ev->s0, sizeof(ev->s0), at ? a[1] : a[0]);
     uint64_t id = ev->extra[0];
     char path[4 * HUSK_STR_LEN];
     trace_escape(ev->s1, sizeof(ev->s1), path, sizeof(path));
     const char *name = id < TRACE_MAX_CG && fmt ? fmt->cg_names[id] : NULL;
+    char root[4 * HUSK_STR_LEN];
+    trace_escape(ev->s2, sizeof(ev->s2), root, sizeof(root));
     if (id == 0)
       arg_sym(out, "cgroup", "cgroup2:%s", path);
     else if (name)
       arg_sym(out, "cgroup", "%s:%s", name, path);
+    else if (root[0])
+      arg_sym(out, "cgroup", "name=%s:%s", root, path);
     else
       arg_sym(out, "cgroup", "hierarchy%" PRIu64 ":%s", id, path);
     break;
@@ -689,21 +745,26 @@ void trace_decode(const struct trace_fmt *fmt, const struct husk_event *ev,
   case HUSK_K_OPEN_TREE:
     arg_dfd(out, "dfd", a[0]);
     arg_str(out, "path", ev->s0, sizeof(ev->s0), a[1]);
-    arg_sym(out, "flags", "%#" PRIx64, a[2]);
+    arg_sym(out, "flags", "%s",
+            flags_str(open_tree_flags, HUSK_ARRAY_LEN(open_tree_flags), a[2], buf, sizeof(buf)));
     break;
   case HUSK_K_MOVE_MOUNT:
     arg_dfd(out, "from_dfd", a[0]);
     arg_str(out, "from", ev->s1, sizeof(ev->s1), a[1]);
     arg_dfd(out, "to_dfd", a[2]);
-    arg_str(out, "to", ev->s0, sizeof(ev->s0), a[3]);
-    arg_sym(out, "flags", "%#" PRIx64, a[4]);
+    arg_target(ev, out, "to", a[3]);
+    arg_sym(out, "flags", "%s",
+            flags_str(move_mount_flags, HUSK_ARRAY_LEN(move_mount_flags), a[4], buf, sizeof(buf)));
     break;
   case HUSK_K_FSOPEN:
     arg_str(out, "fstype", ev->s2, sizeof(ev->s2), a[0]);
     break;
   case HUSK_K_FSCONFIG:
     arg_num(out, "fd", (int)a[0]);
-    arg_num(out, "cmd", (int64_t)a[1]);
+    if (a[1] < HUSK_ARRAY_LEN(fsconfig_cmds))
+      arg_sym(out, "cmd", "%s", fsconfig_cmds[a[1]]);
+    else
+      arg_num(out, "cmd", (int64_t)a[1]);
     if (a[2])
       arg_str(out, "key", ev->s1, sizeof(ev->s1), a[2]);
     if (a[1] == 1)
@@ -711,16 +772,19 @@ void trace_decode(const struct trace_fmt *fmt, const struct husk_event *ev,
     break;
   case HUSK_K_FSMOUNT:
     arg_num(out, "fd", (int)a[0]);
-    arg_sym(out, "flags", "%#" PRIx64, a[1]);
-    arg_sym(out, "attr", "%#" PRIx64, a[2]);
+    arg_sym(out, "flags", "%s", a[1] == 1 ? "FSMOUNT_CLOEXEC" : a[1] ? "?" : "0");
+    arg_sym(out, "attr", "%s",
+            flags_str(mount_attrs, HUSK_ARRAY_LEN(mount_attrs), a[2], buf, sizeof(buf)));
     break;
   case HUSK_K_MOUNT_SETATTR:
     arg_dfd(out, "dfd", a[0]);
     arg_str(out, "path", ev->s0, sizeof(ev->s0), a[1]);
     arg_sym(out, "flags", "%#" PRIx64, a[2]);
-    arg_sym(out, "attr_set", "%#" PRIx64, (uint64_t)ev->extra[0]);
-    arg_sym(out, "attr_clr", "%#" PRIx64, (uint64_t)ev->extra[1]);
-    arg_sym(out, "propagation", "%#" PRIx64, (uint64_t)ev->extra[2]);
+    arg_sym(out, "attr_set", "%s",
+            flags_str(mount_attrs, HUSK_ARRAY_LEN(mount_attrs), ev->extra[0], buf, sizeof(buf)));
+    arg_sym(out, "attr_clr", "%s",
+            flags_str(mount_attrs, HUSK_ARRAY_LEN(mount_attrs), ev->extra[1], buf, sizeof(buf)));
+    arg_sym(out, "propagation", "%s", trace_mount_flags(ev->extra[2], buf, sizeof(buf)));
     break;
   default:
     for (int i = 0; i < 3; i++)
@@ -733,7 +797,8 @@ void trace_decode(const struct trace_fmt *fmt, const struct husk_event *ev,
 
 static int event_cmp(const void *pa, const void *pb)
 {
-  const struct husk_event *a = pa, *b = pb;
+  const struct husk_event *a = *(const struct husk_event *const *)pa;
+  const struct husk_event *b = *(const struct husk_event *const *)pb;
   if (a->ts_ns != b->ts_ns)
     return a->ts_ns < b->ts_ns ? -1 : 1;
   if (a->tid != b->tid)
@@ -741,7 +806,7 @@ static int event_cmp(const void *pa, const void *pb)
   return 0;
 }
 
-void trace_events_sort(struct husk_event *evs, size_t n)
+void trace_events_sort(const struct husk_event **evs, size_t n)
 {
   qsort(evs, n, sizeof(*evs), event_cmp);
 }
@@ -871,8 +936,8 @@ static void print_one_hist(FILE *out, const struct trace_stat *s)
     if (s->h.slots[i] > maxc)
       maxc = s->h.slots[i];
   }
-  fprintf(out, "\n%s: %" PRIu64 " calls, %s total\n", trace_syscall_name(s->nr), (uint64_t)s->h.count,
-          trace_fmt_ns(s->h.total_ns, tot, sizeof(tot)));
+  fprintf(out, "\n%s: %" PRIu64 " calls, %s total\n", trace_syscall_name(s->nr),
+          (uint64_t)s->h.count, trace_fmt_ns(s->h.total_ns, tot, sizeof(tot)));
   if (first < 0) {
     fprintf(out, "  (no call returned)\n");
     return;
@@ -904,8 +969,8 @@ void trace_print_hist(FILE *out, const struct trace_stat *st, size_t n, size_t t
     calls += st[i].h.count;
     total += st[i].h.total_ns;
   }
-  fprintf(out, "\nSYSCALLS (top %zu of %zu by total time; %" PRIu64 " calls, %.3f ms)\n", shown,
-          n, calls, (double)total / 1e6);
+  fprintf(out, "\nSYSCALLS (top %zu of %zu by total time; %" PRIu64 " calls, %.3f ms)\n", shown, n,
+          calls, (double)total / 1e6);
   fprintf(out, "%-20s %8s %7s %12s %10s %10s\n", "SYSCALL", "COUNT", "ERRORS", "TOTAL(us)",
           "AVG(us)", "MAX(us)");
   for (size_t i = 0; i < shown; i++) {
@@ -914,9 +979,9 @@ void trace_print_hist(FILE *out, const struct trace_stat *st, size_t n, size_t t
     for (size_t k = 0; k < HUSK_HIST_SLOTS; k++)
       returned += h->slots[k];
     fprintf(out, "%-20s %8" PRIu64 " %7" PRIu64 " %12.2f %10.2f %10.2f\n",
-            trace_syscall_name(st[i].nr), (uint64_t)h->count, (uint64_t)h->errors, (double)h->total_ns / 1e3,
-            returned ? (double)h->total_ns / 1e3 / (double)returned : 0.0,
-            (double)h->max_ns / 1e3);
+            trace_syscall_name(st[i].nr), (uint64_t)h->count, (uint64_t)h->errors,
+            (double)h->total_ns / 1e3,
+            returned ? (double)h->total_ns / 1e3 / (double)returned : 0.0, (double)h->max_ns / 1e3);
   }
   for (size_t i = 0; i < shown; i++)
     print_one_hist(out, &st[i]);
@@ -931,9 +996,10 @@ json_object *trace_event_json(const struct trace_fmt *fmt, const struct husk_eve
 
   trace_decode(fmt, ev, &args);
   trace_escape(ev->comm, sizeof(ev->comm), comm, sizeof(comm));
-  json_object_object_add(o, "time_ns", json_object_new_int64(ev->ts_ns >= fmt->t0_ns
-                                                                 ? (int64_t)(ev->ts_ns - fmt->t0_ns)
-                                                                 : -(int64_t)(fmt->t0_ns - ev->ts_ns)));
+  json_object_object_add(o, "time_ns",
+                         json_object_new_int64(ev->ts_ns >= fmt->t0_ns
+                                                   ? (int64_t)(ev->ts_ns - fmt->t0_ns)
+                                                   : -(int64_t)(fmt->t0_ns - ev->ts_ns)));
   json_object_object_add(o, "pid", json_object_new_int64(ev->pid));
   json_object_object_add(o, "tid", json_object_new_int64(ev->tid));
   json_object_object_add(o, "nspid", json_object_new_int64(ev->nspid));
@@ -987,8 +1053,8 @@ json_object *trace_stats_json(const struct trace_stat *st, size_t n)
     json_object_object_add(o, "count", json_object_new_uint64(h->count));
     json_object_object_add(o, "errors", json_object_new_uint64(h->errors));
     json_object_object_add(o, "total_ns", json_object_new_uint64(h->total_ns));
-    json_object_object_add(o, "avg_ns", json_object_new_uint64(returned ? h->total_ns / returned
-                                                                         : 0));
+    json_object_object_add(o, "avg_ns",
+                           json_object_new_uint64(returned ? h->total_ns / returned : 0));
     json_object_object_add(o, "max_ns", json_object_new_uint64(h->max_ns));
     json_object_object_add(o, "hist", hist);
     json_object_array_add(arr, o);
@@ -997,8 +1063,8 @@ json_object *trace_stats_json(const struct trace_stat *st, size_t n)
 }
 
 json_object *trace_doc_json(const struct trace_fmt *fmt, const struct trace_run *run,
-                            const struct husk_event *evs, size_t nev, const struct trace_stat *st,
-                            size_t nst)
+                            const struct husk_event *const *evs, size_t nev,
+                            const struct trace_stat *st, size_t nst)
 {
   json_object *doc = json_object_new_object();
   json_object *events = json_object_new_array();
@@ -1017,11 +1083,10 @@ json_object *trace_doc_json(const struct trace_fmt *fmt, const struct trace_run 
                          run->exit_status >= 0 ? json_object_new_int(run->exit_status) : NULL);
   json_object_object_add(doc, "duration_ns", json_object_new_uint64(run->duration_ns));
   for (size_t i = 0; i < nev; i++)
-    json_object_array_add(events, trace_event_json(fmt, &evs[i]));
+    json_object_array_add(events, trace_event_json(fmt, evs[i]));
   json_object_object_add(doc, "events", events);
   json_object_object_add(doc, "syscalls", trace_stats_json(st, nst));
   json_object_object_add(doc, "dropped_events", json_object_new_uint64(run->dropped_events));
-  json_object_object_add(doc, "dropped_processes",
-                         json_object_new_uint64(run->dropped_processes));
+  json_object_object_add(doc, "dropped_processes", json_object_new_uint64(run->dropped_processes));
   return doc;
 }

@@ -20,7 +20,7 @@
 
 /* What the formatter needs to know beyond the events. */
 struct trace_fmt {
-  uint64_t t0_ns;                /* timeline zero, CLOCK_MONOTONIC */
+  uint64_t t0_ns;                     /* timeline zero, CLOCK_MONOTONIC */
   const char *cg_names[TRACE_MAX_CG]; /* cgroup hierarchy id -> "memory", "cpu,cpuacct" */
 };
 
@@ -89,10 +89,9 @@ void trace_fmt_free(struct trace_fmt *fmt);
 /* ---- events ---- */
 /* The event's name: the syscall's name, or "exit". */
 const char *trace_event_name(const struct husk_event *ev);
-void trace_decode(const struct trace_fmt *fmt, const struct husk_event *ev,
-                  struct trace_args *out);
-/* Sort by entry time (then thread id). */
-void trace_events_sort(struct husk_event *evs, size_t n);
+void trace_decode(const struct trace_fmt *fmt, const struct husk_event *ev, struct trace_args *out);
+/* Sort pointers to events by entry time (then thread id). */
+void trace_events_sort(const struct husk_event **evs, size_t n);
 
 /* ---- histograms ---- */
 void trace_hist_add(struct husk_hist *sum, const struct husk_hist *h);
@@ -114,7 +113,7 @@ json_object *trace_stats_json(const struct trace_stat *st, size_t n);
 /* {"version":1, "command":..., "pid":..., "exit_status":..., "duration_ns":...,
  *  "events":[...], "syscalls":[...], "dropped_events":..., "dropped_processes":...} */
 json_object *trace_doc_json(const struct trace_fmt *fmt, const struct trace_run *run,
-                            const struct husk_event *evs, size_t nev, const struct trace_stat *st,
-                            size_t nst);
+                            const struct husk_event *const *evs, size_t nev,
+                            const struct trace_stat *st, size_t nst);
 
 #endif

@@ -3,7 +3,9 @@
 The runtime under test is `$HUSK_OCI` if set (e.g. /usr/sbin/runc, to check
 the tests themselves), else `$HUSK_BUILD/runtime/husk-oci`; the probe is
 `$HUSK_PROBE` or `$HUSK_BUILD/harness/probe` (HUSK_BUILD defaults to
-<repo>/build).  Run as root:
+<repo>/build).  `$HUSK_OCI_ARGS` adds global flags to every runtime call
+(e.g. `--cgroup-manager=disabled` while cgroup support is missing).  Run as
+root:
 
     HUSK_BUILD=/abs/build /usr/bin/python3 -m pytest -ra pytest
 

@@ -113,9 +113,22 @@ def test_run_detach_returns_while_container_runs(oci, bundle, workdir):
     assert oci.status(cid) == "running"
 
 
-def test_process_is_named_and_not_the_runtime(oci, bundle):
-    r = oci.run_probe(bundle)
-    assert r["comm"] == "probe"
+def test_init_is_named_until_start(oci, bundle):
+    """Before start the container's pid is the runtime's waiting init (named
+    for ps, e.g. husk:init), not yet the user's program."""
+    bundle.probe("signal-wait", "--ready", "/ready")
+    cid = oci.new_id("name")
+    oci.create(bundle, cid)
+    pid = oci.state(cid)["pid"]
+    with open(f"/proc/{pid}/comm") as f:
+        before = f.read().strip()
+    assert before and before != "probe", f"user process already exec'd before start: {before!r}"
+    if "husk" in os.path.basename(oci.binary):
+        assert before.startswith("husk:"), f"init stage not named husk:*: {before!r}"
+    oci.start(cid)
+    assert wait_for_path(bundle.rootfs / "ready")
+    with open(f"/proc/{pid}/comm") as f:
+        assert f.read().strip() == "probe"
 
 
 def test_oom_score_adj_applied(oci, bundle):

@@ -165,6 +165,8 @@ struct husk_cgroup {
 /* The cgroup filesystem root ("/sys/fs/cgroup" unless testing). */
 const char *husk_cg_root(void);
 bool husk_cg_testing(void);
+/* Record a write in the testing journal (no-op otherwise). */
+void husk_cg_journal(const char *label, const char *file, const char *val);
 
 /* Write val to dir/file; error "write FILE=VAL in LABEL: ...". */
 int husk_cg_write(const husk_cg_dir *d, const char *file, const char *val, husk_err *err);

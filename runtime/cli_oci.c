@@ -6,7 +6,6 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

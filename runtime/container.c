@@ -26,7 +26,7 @@
 #include "mounts.h"
 #include "namespaces.h"
 #include "process.h"
-#include "seccomp.h"
+#include "husk_seccomp.h"
 #include "state.h"
 #include "sync.h"
 #include "terminal.h"
@@ -52,6 +52,7 @@ typedef struct init_args {
   enum create_mode mode;
   int sync_fd;
   int fifo_fd;    /* O_PATH of exec.fifo (create), else -1 */
+  int statedir_fd; /* holds the create lock: the init must not keep it */
   int console_fd; /* connected --console-socket, else -1 */
   const husk_seccomp_prog *seccomp;
   husk_cgroup_layout layout;
@@ -224,6 +225,7 @@ static int init_setup(init_args *a, husk_err *err)
 static _Noreturn void init_main(init_args *a)
 {
   husk_err err = {0};
+  close(a->statedir_fd); /* the flock is shared with the runtime's fd */
   prctl(PR_SET_NAME, "husk:init", 0, 0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   const husk_process *proc = &a->spec->process;
@@ -408,6 +410,21 @@ static void create_failed(runtime_ctx *c, const husk_create_opts *o)
     remove_state_dir(o->root, o->id);
 }
 
+/* Compile linux.seccomp through the on-disk cache under the state root. */
+static int compile_seccomp(const char *root, const husk_seccomp *s, husk_seccomp_prog *out,
+                           husk_err *err)
+{
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof(dir), "%s/.seccomp-cache", root);
+  int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT && mkdir(dir, 0700) == 0)
+    fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  int r = husk_seccomp_compile_cached(s, fd, out, err);
+  if (fd >= 0)
+    close(fd);
+  return r;
+}
+
 /* Everything up to "the init is ready": shared by create and run. */
 static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode mode,
                      const sigset_t *init_mask, husk_err *err)
@@ -435,7 +452,7 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
   if ((r = husk_cgroup_create(&cgc, &c->cg, err)) < 0)
     return r;
 
-  if (spec->seccomp && (r = husk_seccomp_compile(spec->seccomp, &c->seccomp, err)) < 0)
+  if (spec->seccomp && (r = compile_seccomp(o->root, spec->seccomp, &c->seccomp, err)) < 0)
     return r;
 
   _cleanup_close_ int fifo = -1;
@@ -468,6 +485,7 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
                  .mode = mode,
                  .sync_fd = sv[1],
                  .fifo_fd = fifo,
+                 .statedir_fd = c->statedir,
                  .console_fd = c->console_fd,
                  .seccomp = c->seccomp.len ? &c->seccomp : NULL,
                  .layout = husk_cgroup_detect(),
@@ -968,7 +986,7 @@ int husk_container_exec(const char *root, const char *id, const husk_exec_opts *
   if ((r = husk_container_load_spec(root, id, &spec, err)) < 0)
     return r;
   husk_seccomp_prog prog = {0};
-  if (spec && spec->seccomp && (r = husk_seccomp_compile(spec->seccomp, &prog, err)) < 0)
+  if (spec && spec->seccomp && (r = compile_seccomp(root, spec->seccomp, &prog, err)) < 0)
     return r;
 
   _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);

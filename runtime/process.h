@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "error.h"
-#include "seccomp.h"
+#include "husk_seccomp.h"
 #include "spec.h"
 
 /* Find args[0] like execvp would, with PATH from the process env.  Runs inside

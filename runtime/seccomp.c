@@ -5,8 +5,9 @@
  * libseccomp and exports the BPF program into memory (libseccomp 2.5 can only
  * export to a file descriptor, so a memfd is used); husk_seccomp_install()
  * loads that program with one seccomp(2) call in the container's init. */
-#define HUSK_SECCOMP_WANT_LIBSECCOMP 1
-#include <seccomp.h> /* ours, then libseccomp's: see seccomp.h */
+#include "husk_seccomp.h"
+
+#include <seccomp.h>
 
 #include <ctype.h>
 #include <errno.h>

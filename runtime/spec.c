@@ -23,7 +23,7 @@
 #include <json-c/json.h>
 
 #include "cgroup.h"
-#include "seccomp.h"
+#include "husk_seccomp.h"
 #include "util.h"
 
 #ifndef CLONE_NEWTIME
@@ -1408,6 +1408,9 @@ static int parse_linux(struct json_object *lx, husk_spec *s, husk_err *err)
   }
   if ((v = member(lx, "timeOffsets")) && parse_time_offsets(v, s, err) < 0)
     return husk_error_ret(err);
+  if (s->has_time_offsets && (!s->ns[HUSK_NS_TIME].present || s->ns[HUSK_NS_TIME].path))
+    return husk_errorf_plain(err, EINVAL,
+                             "linux.timeOffsets: needs a new time namespace in linux.namespaces");
   if (opt_kv(lx, "sysctl", l, &s->sysctl, &s->n_sysctl, err) < 0)
     return husk_error_ret(err);
   for (size_t i = 0; i < s->n_sysctl; i++)

@@ -720,6 +720,26 @@ static void report_ns(void)
     j_null();
 }
 
+/* Seconds of CLOCK_MONOTONIC and CLOCK_BOOTTIME (offset by a time namespace). */
+static void report_clocks(void)
+{
+  static const struct {
+    clockid_t id;
+    const char *name;
+  } clocks[] = {{CLOCK_MONOTONIC, "monotonic"}, {CLOCK_BOOTTIME, "boottime"}};
+  j_key("clocks");
+  j_open('{');
+  for (size_t i = 0; i < sizeof clocks / sizeof clocks[0]; i++) {
+    struct timespec ts;
+    j_key(clocks[i].name);
+    if (clock_gettime(clocks[i].id, &ts) < 0)
+      j_null();
+    else
+      j_int((long long)ts.tv_sec);
+  }
+  j_close('}');
+}
+
 static void report_proc_pids(void)
 {
   j_key("proc_pids");
@@ -924,6 +944,7 @@ static int cmd_report(int argc, char **argv, int first)
   report_status();
   report_rlimits();
   report_ns();
+  report_clocks();
   report_proc_pids();
   report_tty();
   report_mounts();

@@ -24,7 +24,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "seccomp.h"
+#include "husk_seccomp.h"
 #include "util.h"
 
 /* ---- helpers ----------------------------------------------------------------------------------

@@ -668,6 +668,12 @@ static void test_namespaces(void **state)
   assert_true(s->ns[HUSK_NS_TIME].present);
   assert_null(s->ns[HUSK_NS_TIME].path);
   husk_spec_free(s);
+
+  mutation_fails("minimal.json", "/linux/timeOffsets", "{\"monotonic\":{\"secs\":1}}",
+                 "config.json: linux.timeOffsets: needs a new time namespace in linux.namespaces");
+  mutation_fails("full.json", "/linux/namespaces/7",
+                 "{\"type\":\"time\",\"path\":\"/proc/1/ns/time\"}",
+                 "config.json: linux.timeOffsets: needs a new time namespace in linux.namespaces");
 }
 
 static void test_hostname_needs_uts_namespace(void **state)

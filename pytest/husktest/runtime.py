@@ -5,6 +5,7 @@ afterwards: state directory, mounts, cgroups and processes."""
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -75,6 +76,9 @@ class Runtime:
         self.bundles = {}  # id -> Bundle
         self.popens = []
         self.history = []
+        self.extra_pids = []  # (pid, start time) of other container processes (exec)
+        # extra global flags for every call, e.g. HUSK_OCI_ARGS=--cgroup-manager=disabled
+        self.global_args = shlex.split(os.environ.get("HUSK_OCI_ARGS", ""))
 
     @property
     def is_runc(self):
@@ -82,7 +86,7 @@ class Runtime:
 
     # -- invocation ---------------------------------------------------------
     def argv(self, *args):
-        return [self.binary, "--root", self.root, *[str(a) for a in args]]
+        return [self.binary, "--root", self.root, *self.global_args, *[str(a) for a in args]]
 
     def __call__(self, *args, check=False, timeout=DEFAULT_TIMEOUT, input=None, stdout=None,
                  stderr=None, cwd=None, env=None):  # fmt: skip
@@ -207,6 +211,11 @@ class Runtime:
         args = ["delete"] + (["--force"] if force else []) + [cid]
         return self(*args, check=check)
 
+    def watch_pid(self, pid):
+        """Record another container process (e.g. a detached exec): cleanup
+        checks it is gone after the containers are deleted."""
+        self.extra_pids.append((pid, host.pid_start_time(pid)))
+
     def _remember_pid(self, cid):
         st = self.state(cid, check=False)
         if st and st.get("pid"):
@@ -259,6 +268,10 @@ class Runtime:
             problems += [f"{cid}: {p}" for p in left]
             if left:
                 self._force_clean(cid)
+        for pid, start in self.extra_pids:
+            if not host.wait_pid_gone(pid, start, timeout=5):
+                problems.append(f"container process {pid} survived delete --force")
+                host.kill_recorded(pid, start)
         for p in self.popens:
             if p.poll() is None:
                 try:

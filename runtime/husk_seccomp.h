@@ -9,12 +9,6 @@
 
 #include "error.h"
 
-/* runtime/ is on the include path, so <seccomp.h> finds this file; seccomp.c
- * defines HUSK_SECCOMP_WANT_LIBSECCOMP and includes <seccomp.h> to get the
- * library's header through here. */
-#ifdef HUSK_SECCOMP_WANT_LIBSECCOMP
-#include_next <seccomp.h>
-#endif
 
 struct json_object;
 
