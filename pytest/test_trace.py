@@ -57,7 +57,7 @@ def husk_trace():
     build = Path(os.environ.get("HUSK_BUILD") or REPO / "build")
     path = os.environ.get("HUSK_TRACE") or str(build / "runtime" / "husk-trace")
     if not os.access(path, os.X_OK):
-        pytest.skip(f"husk-trace {path} not built (HUSK_BUILD_EBPF=ON needs clang, bpftool, libbpf)")
+        pytest.skip(f"husk-trace {path} not built (needs clang, bpftool, libbpf: HUSK_BUILD_EBPF)")
     p = subprocess.run([path, "-o", "/dev/null", "--", "true"], capture_output=True, text=True,
                        timeout=60)  # fmt: skip
     if p.returncode != 0 and "cannot load BPF programs" in p.stderr:
@@ -323,9 +323,12 @@ def test_trace_crun_run_shows_container_setup(husk_trace, crun_runtime, make_bun
     crun_runtime.track(cid, bundle)
     bundle.write()
     out = workdir / "crun-trace.json"
-    inner = " ".join(map(_sh_quote, [husk_trace, "--json", "-o", out, "--",
-                                     *crun_runtime.argv("run", "--bundle", bundle.path, cid)]))  # fmt: skip
-    script = "if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi; " + inner
+    argv = [husk_trace, "--json", "-o", out, "--",
+            *crun_runtime.argv("run", "--bundle", bundle.path, cid)]  # fmt: skip
+    script = (
+        "if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi; "
+        + " ".join(map(_sh_quote, argv))
+    )
     p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                        capture_output=True, text=True, timeout=120)  # fmt: skip
     assert p.returncode == 0, f"crun under husk-trace failed: {p.stderr}"
@@ -433,8 +436,8 @@ def test_trace_follows_existing_pid_tree(husk_trace, workdir):
 
 
 def test_trace_timeline_and_hist_text(husk_trace, workdir):
-    p = subprocess.run([husk_trace, "--hist", "--top", "3", "--", "unshare", "-fpimun",
-                        "--mount-proc", "true"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    argv = [husk_trace, "--hist", "--top", "3", "--", "unshare", "-fpimun", "--mount-proc", "true"]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     assert lines[0].split() == ["TIME(ms)", "PID", "NSPID", "COMM", "EVENT", "LAT(us)", "RET",

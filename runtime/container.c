@@ -157,11 +157,6 @@ static int init_setup(init_args *a, husk_err *err)
   if ((a->plan->unshare_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
     return husk_errorf(err, errno, "create cgroup namespace");
 
-  if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
-    return husk_errorf(err, errno, "sethostname %s", spec->hostname);
-  if (spec->domainname && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
-    return husk_errorf(err, errno, "setdomainname %s", spec->domainname);
-
   if (husk_process_apply_limits(&spec->process, spec, err) < 0)
     return husk_error_ret(err);
 
@@ -195,6 +190,10 @@ static int init_setup(init_args *a, husk_err *err)
 
   if (husk_rootfs_pivot(&rfs, mountns, err) < 0)
     return husk_error_ret(err);
+  if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+    return husk_errorf(err, errno, "sethostname %s", spec->hostname);
+  if (spec->domainname && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
+    return husk_errorf(err, errno, "setdomainname %s", spec->domainname);
   if (husk_apply_sysctl(spec, err) < 0)
     return husk_error_ret(err);
   if (mountns && husk_rootfs_finish(&rfs, err) < 0)
