@@ -124,7 +124,7 @@ def test_cgroups_memory_hog_is_oom_killed_137(oci, make_bundle):
     bystander = subprocess.Popen(["sleep", "60"])
     try:
         b = make_bundle()
-        b.set_args("/bin/tail", "/dev/zero")
+        b.set_args("tail", "/dev/zero")
         b.linux["resources"] = limits
         t0 = time.monotonic()
         res = oci.run(b, timeout=60)
@@ -133,7 +133,7 @@ def test_cgroups_memory_hog_is_oom_killed_137(oci, make_bundle):
 
         # the same hog, watched: the kill is the memory cgroup's own
         b2 = make_bundle()
-        cid, pid, dirs = start(oci, b2, ["/bin/tail", "/dev/zero"], limits, "oom")
+        cid, pid, dirs = start(oci, b2, ["tail", "/dev/zero"], limits, "oom")
         oci.wait_status(cid, "stopped", timeout=30)
         if LAYOUT == "v2":
             kills = keyed(os.path.join(dirs["unified"], "memory.events"), "oom_kill")

@@ -58,6 +58,7 @@ typedef struct init_args {
   husk_cgroup_layout layout;
   int preserve_fds;
   sigset_t sigmask; /* to restore before exec */
+  pid_t hostpid;    /* our pid as the runtime sees it (from the GO message) */
 } init_args;
 
 typedef struct runtime_ctx {
@@ -146,7 +147,7 @@ static int init_setup(init_args *a, husk_err *err)
     return husk_errorf(err, -r, "wait for the runtime");
   if (msg.type != HUSK_SYNC_GO)
     _exit(1); /* the runtime gave up; it reports its own error */
-  pid_t hostpid = msg.value;
+  pid_t hostpid = a->hostpid = msg.value;
 
   if (a->plan->clone_flags & CLONE_NEWUSER) {
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
@@ -251,7 +252,7 @@ static _Noreturn void init_main(init_args *a)
     close(a->fifo_fd);
   }
   if (a->spec->hooks.count[HUSK_HOOK_START_CONTAINER]) {
-    _cleanup_free_ char *sj = init_state_json(a, 0, HUSK_STATUS_RUNNING);
+    _cleanup_free_ char *sj = init_state_json(a, a->hostpid, HUSK_STATUS_RUNNING);
     if (husk_hooks_run(a->spec, HUSK_HOOK_START_CONTAINER, sj, &err) < 0)
       goto fail;
   }
@@ -458,6 +459,19 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
   if (mode == MODE_CREATE) {
     if (mkfifoat(c->statedir, "exec.fifo", 0600) < 0)
       return husk_errorf(err, errno, "create exec.fifo");
+    /* the init opens it as the container's root, which may be unprivileged on the host */
+    if (spec->n_uid_mappings || spec->n_gid_mappings) {
+      uid_t u = 0;
+      gid_t g = 0;
+      for (size_t i = 0; i < spec->n_uid_mappings; i++)
+        if (spec->uid_mappings[i].container_id == 0)
+          u = spec->uid_mappings[i].host_id;
+      for (size_t i = 0; i < spec->n_gid_mappings; i++)
+        if (spec->gid_mappings[i].container_id == 0)
+          g = spec->gid_mappings[i].host_id;
+      if (fchownat(c->statedir, "exec.fifo", u, g, 0) < 0)
+        return husk_errorf(err, errno, "chown exec.fifo");
+    }
     fifo = openat(c->statedir, "exec.fifo", O_PATH | O_CLOEXEC);
     if (fifo < 0)
       return husk_errorf(err, errno, "open exec.fifo");
