@@ -50,6 +50,48 @@ int husk_mkpath_in_root(int rootfd, const char *path, bool as_file, int *out, hu
   if (fd != -ENOENT)
     return husk_errorf(err, -fd, "resolve %s in the container root", path);
 
+  /* Common case: only the last component is missing. */
+  {
+    char parent[PATH_MAX];
+    size_t plen = strlen(path);
+    while (plen > 1 && path[plen - 1] == '/')
+      plen--;
+    const char *slash = memrchr(path, '/', plen);
+    const char *base = slash ? slash + 1 : path;
+    size_t blen = plen - (size_t)(base - path);
+    if (blen > 0 && blen < NAME_MAX && !(blen == 2 && base[0] == '.' && base[1] == '.') &&
+        !(blen == 1 && base[0] == '.') && (size_t)(base - path) < sizeof(parent)) {
+      memcpy(parent, path, (size_t)(base - path));
+      parent[base - path] = '\0';
+      _cleanup_close_ int pfd = husk_open_in_root(rootfd, parent[0] ? parent : "/",
+                                                  O_PATH | O_DIRECTORY);
+      if (pfd >= 0) {
+        char name[NAME_MAX + 1];
+        memcpy(name, base, blen);
+        name[blen] = '\0';
+        int r;
+        if (as_file) {
+          r = openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+          if (r >= 0)
+            close(r);
+        } else {
+          r = mkdirat(pfd, name, 0755);
+        }
+        if (r < 0 && errno != EEXIST)
+          return husk_errorf(err, errno, "create %s in the container root", path);
+        fd = husk_open_in_root(rootfd, path, O_PATH);
+        if (fd >= 0) {
+          *out = fd;
+          return 0;
+        }
+        if (fd == -ENOENT)
+          return husk_errorf_plain(err, ENOENT, "%s in the container root is a dangling symlink",
+                                   path);
+        return husk_errorf(err, -fd, "resolve %s in the container root", path);
+      }
+    }
+  }
+
   /* Walk and create one component at a time; each prefix is resolved inside
    * the root, so a symlink component cannot lead outside it. */
   size_t len = strlen(path);
@@ -341,47 +383,29 @@ int husk_rootfs_pivot(husk_rootfs *r, bool has_mount_ns, husk_err *err)
 
 static int mask_path(const char *path, husk_err *err)
 {
-  _cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ELOOP)
-      return 0;
+  /* Most masked paths are files: try the /dev/null bind first, fall back to
+   * an empty read-only tmpfs for directories.  Missing paths are skipped. */
+  if (mount("/dev/null", path, NULL, MS_BIND, NULL) == 0)
+    return 0;
+  if (errno == ENOENT)
+    return 0;
+  if (errno != ENOTDIR && errno != EISDIR)
     return husk_errorf(err, errno, "mask %s", path);
-  }
-  struct stat st;
-  if (fstat(fd, &st) < 0)
-    return husk_errorf(err, errno, "mask %s", path);
-  char target[64];
-  fd_path(fd, target, sizeof(target));
-  int ret;
-  if (S_ISDIR(st.st_mode))
-    ret = mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0k");
-  else
-    ret = mount("/dev/null", target, NULL, MS_BIND, NULL);
-  if (ret < 0)
+  if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0k") < 0)
     return husk_errorf(err, errno, "mask %s", path);
   return 0;
 }
 
 static int readonly_path(const char *path, husk_err *err)
 {
-  _cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ELOOP)
+  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+    if (errno == ENOENT)
       return 0;
-    return husk_errorf(err, errno, "make %s read-only", path);
-  }
-  char target[64];
-  fd_path(fd, target, sizeof(target));
-  if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
     return husk_errorf(err, errno, "bind %s for read-only", path);
-  husk_closep(&fd);
-  fd = open(path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return husk_errorf(err, errno, "reopen %s", path);
-  fd_path(fd, target, sizeof(target));
-  unsigned long keep = locked_flags(target);
-  if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | keep, NULL) < 0)
-    return husk_errorf(err, errno, "remount %s read-only", path);
+  }
+  /* mount_setattr only adds MOUNT_ATTR_RDONLY: locked flags stay as they are */
+  if (set_recursive_ro(path, err) < 0)
+    return husk_error_wrap(err, "make %s read-only", path);
   return 0;
 }
 
