@@ -14,7 +14,7 @@ fi
 rm -rf "$DEMO"
 mkdir -p "$DEMO/rootfs"/{bin,dev,proc,sys,tmp,etc}
 cp /bin/busybox "$DEMO/rootfs/bin/busybox"
-for applet in $("$DEMO/rootfs/bin/busybox" --list); do
+for applet in $("$DEMO/rootfs/bin/busybox" --list | grep -vx busybox); do
   ln -sf busybox "$DEMO/rootfs/bin/$applet"
 done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$DEMO/rootfs/etc/passwd"
