@@ -29,13 +29,13 @@
 #include <unistd.h>
 
 const char *const husk_cg_ctrl_names[HUSK_CG_N] = {
-    [HUSK_CG_CPUSET] = "cpuset",   [HUSK_CG_CPU] = "cpu",
-    [HUSK_CG_CPUACCT] = "cpuacct", [HUSK_CG_BLKIO] = "blkio",
-    [HUSK_CG_MEMORY] = "memory",   [HUSK_CG_DEVICES] = "devices",
-    [HUSK_CG_FREEZER] = "freezer", [HUSK_CG_NET_CLS] = "net_cls",
+    [HUSK_CG_CPUSET] = "cpuset",     [HUSK_CG_CPU] = "cpu",
+    [HUSK_CG_CPUACCT] = "cpuacct",   [HUSK_CG_BLKIO] = "blkio",
+    [HUSK_CG_MEMORY] = "memory",     [HUSK_CG_DEVICES] = "devices",
+    [HUSK_CG_FREEZER] = "freezer",   [HUSK_CG_NET_CLS] = "net_cls",
     [HUSK_CG_NET_PRIO] = "net_prio", [HUSK_CG_PERF_EVENT] = "perf_event",
-    [HUSK_CG_HUGETLB] = "hugetlb", [HUSK_CG_PIDS] = "pids",
-    [HUSK_CG_RDMA] = "rdma",       [HUSK_CG_MISC] = "misc",
+    [HUSK_CG_HUGETLB] = "hugetlb",   [HUSK_CG_PIDS] = "pids",
+    [HUSK_CG_RDMA] = "rdma",         [HUSK_CG_MISC] = "misc",
     [HUSK_CG_SYSTEMD] = "systemd",
 };
 
@@ -140,8 +140,7 @@ int husk_cg_open_w(const husk_cg_dir *d, const char *file, husk_err *err)
   return fd;
 }
 
-int husk_cg_write_fd(int fd, const husk_cg_dir *d, const char *file, const char *val,
-                     husk_err *err)
+int husk_cg_write_fd(int fd, const husk_cg_dir *d, const char *file, const char *val, husk_err *err)
 {
   if (G.testing)
     journal_add(d->label, file, val);
@@ -407,9 +406,9 @@ static int j_str(json_object *v, const char *field, char **out, husk_err *err)
 /* Optional members: set *has and the value when present. */
 #define OPT(kind, obj, key, field, has, val)                                                       \
   do {                                                                                             \
-    json_object *v_ = jget((obj), (key));                                                         \
+    json_object *v_ = jget((obj), (key));                                                          \
     if (v_) {                                                                                      \
-      int r_ = j_##kind(v_, (field), (val), err);                                                 \
+      int r_ = j_##kind(v_, (field), (val), err);                                                  \
       if (r_ < 0)                                                                                  \
         return r_;                                                                                 \
       *(has) = true;                                                                               \
@@ -465,10 +464,9 @@ static int parse_memory(json_object *m, husk_resources *r, husk_err *err)
                              " must not be below memory.limit %" PRId64,
                              r->mem_swap, r->mem_limit);
   if (r->has_swappiness && r->swappiness > 100)
-    return husk_errorf_plain(err, EINVAL,
-                             "linux.resources.memory.swappiness: invalid value %" PRIu64
-                             " (0 to 100)",
-                             r->swappiness);
+    return husk_errorf_plain(
+        err, EINVAL, "linux.resources.memory.swappiness: invalid value %" PRIu64 " (0 to 100)",
+        r->swappiness);
   return 0;
 }
 
@@ -495,20 +493,18 @@ static int parse_cpu(json_object *c, husk_resources *r, husk_err *err)
                              "linux.resources.cpu.quota: invalid value %" PRId64
                              " (at least 1000 microseconds, or -1 for unlimited)",
                              r->cpu_quota);
-  if (r->has_cpu_period && r->cpu_period != 0 &&
-      (r->cpu_period < 1000 || r->cpu_period > 1000000))
+  if (r->has_cpu_period && r->cpu_period != 0 && (r->cpu_period < 1000 || r->cpu_period > 1000000))
     return husk_errorf_plain(err, EINVAL,
                              "linux.resources.cpu.period: invalid value %" PRIu64
                              " (1000 to 1000000 microseconds)",
                              r->cpu_period);
   if (r->has_cpu_shares && r->cpu_shares > 262144)
     return husk_errorf_plain(err, EINVAL,
-                             "linux.resources.cpu.shares: invalid value %" PRIu64
-                             " (2 to 262144)",
+                             "linux.resources.cpu.shares: invalid value %" PRIu64 " (2 to 262144)",
                              r->cpu_shares);
   if (r->has_cpu_idle && r->cpu_idle != 0 && r->cpu_idle != 1)
-    return husk_errorf_plain(err, EINVAL, "linux.resources.cpu.idle: invalid value %" PRId64
-                             " (0 or 1)", r->cpu_idle);
+    return husk_errorf_plain(
+        err, EINVAL, "linux.resources.cpu.idle: invalid value %" PRId64 " (0 or 1)", r->cpu_idle);
   if (r->cpus && r->cpus[0] == '\0')
     free(husk_steal_ptr(r->cpus));
   if (r->mems && r->mems[0] == '\0')
@@ -584,8 +580,8 @@ static int parse_blkio(json_object *b, husk_resources *r, husk_err *err)
     r->has_blkio_weight = r->blkio_weight != 0;
   }
   if ((v = jget(b, "leafWeight"))) {
-    if ((ret = parse_weight(v, "linux.resources.blockIO.leafWeight", &r->blkio_leaf_weight,
-                            err)) < 0)
+    if ((ret = parse_weight(v, "linux.resources.blockIO.leafWeight", &r->blkio_leaf_weight, err)) <
+        0)
       return ret;
     r->has_blkio_leaf_weight = r->blkio_leaf_weight != 0;
   }
@@ -783,9 +779,9 @@ static int parse_unified(json_object *v, husk_resources *r, husk_err *err)
     const char *dot = strchr(key, '.');
     if (dot == NULL || dot == key || dot[1] == '\0' || strchr(key, '/') || strstr(key, ".."))
       return husk_errorf_plain(err, EINVAL, "%s: invalid cgroup file name", f);
-    static const char *const forbidden[] = {"cgroup.procs", "cgroup.threads",
+    static const char *const forbidden[] = {"cgroup.procs",           "cgroup.threads",
                                             "cgroup.subtree_control", "cgroup.kill",
-                                            "cgroup.freeze", "cgroup.type"};
+                                            "cgroup.freeze",          "cgroup.type"};
     for (size_t i = 0; i < HUSK_ARRAY_SIZE(forbidden); i++)
       if (strcmp(key, forbidden[i]) == 0)
         return husk_errorf_plain(err, EINVAL, "%s: may not be set through unified", f);
@@ -843,13 +839,12 @@ static int parse_devices(json_object *v, husk_resources *r, husk_err *err)
         else if (*p == 'm')
           mm = true;
         else
-          return husk_errorf_plain(err, EINVAL, "%s: invalid access \"%s\" (letters r, w, m)",
-                                   ff, a);
+          return husk_errorf_plain(err, EINVAL, "%s: invalid access \"%s\" (letters r, w, m)", ff,
+                                   a);
       }
       if (!rr && !ww && !mm)
         return husk_errorf_plain(err, EINVAL, "%s: empty access", ff);
-      snprintf(d->access, sizeof(d->access), "%s%s%s", rr ? "r" : "", ww ? "w" : "",
-               mm ? "m" : "");
+      snprintf(d->access, sizeof(d->access), "%s%s%s", rr ? "r" : "", ww ? "w" : "", mm ? "m" : "");
     }
   }
   return 0;
@@ -901,8 +896,7 @@ uint32_t husk_resources_controllers(const husk_resources *r)
     m |= CG_BIT(HUSK_CG_MEMORY);
   if ((r->has_cpu_shares && r->cpu_shares) || (r->has_cpu_quota && r->cpu_quota) ||
       (r->has_cpu_period && r->cpu_period) || r->has_cpu_burst ||
-      (r->has_rt_runtime && r->rt_runtime) || (r->has_rt_period && r->rt_period) ||
-      r->has_cpu_idle)
+      (r->has_rt_runtime && r->rt_runtime) || (r->has_rt_period && r->rt_period) || r->has_cpu_idle)
     m |= CG_BIT(HUSK_CG_CPU);
   if (r->cpus || r->mems)
     m |= CG_BIT(HUSK_CG_CPUSET);
@@ -1287,8 +1281,7 @@ static void populate_fake(int rootfd, const char *rel)
   while ((de = readdir(dir))) {
     if (de->d_type != DT_REG)
       continue;
-    _cleanup_close_ int f =
-        openat(cfd, de->d_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    _cleanup_close_ int f = openat(cfd, de->d_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (f >= 0 && strcmp(de->d_name, "cgroup.controllers") == 0) {
       _cleanup_free_ char *st = NULL;
       size_t len = 0;
@@ -1500,8 +1493,8 @@ int husk_cgroup_create(const husk_cgroup_config *cfg, husk_cgroup **out, husk_er
   uint32_t need = husk_resources_controllers(r);
   if (layout == HUSK_CGROUP_UNKNOWN) {
     if (need || (r && r->n_unified))
-      return husk_errorf_plain(err, ENODEV,
-                               "linux.resources: no cgroup filesystem mounted at %s", G.root);
+      return husk_errorf_plain(err, ENODEV, "linux.resources: no cgroup filesystem mounted at %s",
+                               G.root);
     return 0;
   }
 
@@ -1563,8 +1556,8 @@ int husk_cgroup_create(const husk_cgroup_config *cfg, husk_cgroup **out, husk_er
     husk_cg_dir *d = &cg->v1[i];
     ret = make_v1_dir(rootfd, d, d->ctrls & CG_BIT(HUSK_CG_CPUSET), r, err);
     if (ret == 0 && !d->created && dir_populated(d))
-      ret = husk_errorf_plain(err, EEXIST, "cgroup %s/%s already exists and is not empty",
-                              G.root, d->label);
+      ret = husk_errorf_plain(err, EEXIST, "cgroup %s/%s already exists and is not empty", G.root,
+                              d->label);
     if (ret < 0) {
       if (cfg->rootless && (err->code == EACCES || err->code == EPERM || err->code == EROFS) &&
           !need && !(r && r->n_unified)) {
@@ -1588,8 +1581,8 @@ int husk_cgroup_create(const husk_cgroup_config *cfg, husk_cgroup **out, husk_er
       want |= husk_cg_v2_needed(r) & ~husk_resources_controllers(r);
     ret = husk_cg_v2_prepare(cg, rootfd, want, v2need, err);
     if (ret == 0 && !cg->v2.created && dir_populated(&cg->v2))
-      ret = husk_errorf_plain(err, EEXIST, "cgroup %s/%s already exists and is not empty",
-                              G.root, cg->v2.label);
+      ret = husk_errorf_plain(err, EEXIST, "cgroup %s/%s already exists and is not empty", G.root,
+                              cg->v2.label);
     if (ret < 0) {
       if (layout == HUSK_CGROUP_HYBRID && !v2need && !(r && r->n_unified) &&
           (err->code == EACCES || err->code == EPERM || err->code == EROFS)) {
@@ -2068,8 +2061,7 @@ static int mount_hierarchy(const char *fstype, const char *ctrls, const char *se
       return m;
     /* a user namespace may not create a cgroup v1 superblock: bind the
      * host's directory of this cgroup instead */
-    _cleanup_free_ char *src =
-        husk_xasprintf("%s/%s%s", G.root, host_dir, sub ? self : "");
+    _cleanup_free_ char *src = husk_xasprintf("%s/%s%s", G.root, host_dir, sub ? self : "");
     _cleanup_close_ int t = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (t < 0)
       return husk_errorf(err, errno, "bind %s", src);
@@ -2143,7 +2135,7 @@ int husk_cgroup_mount(husk_cgroup_layout layout, const char *target, unsigned lo
     bool unified = ctrls[0] == '\0';
     if (unified && layout != HUSK_CGROUP_HYBRID)
       continue;
-    const char *dirname = unified ? G.unified_dir
+    const char *dirname = unified                           ? G.unified_dir
                           : strncmp(ctrls, "name=", 5) == 0 ? ctrls + 5
                                                             : ctrls;
     if (mkdirat(tm, dirname, 0755) < 0 && errno != EEXIST)

@@ -31,10 +31,10 @@ void husk_resources_free(husk_resources *r);
 typedef struct husk_cgroup husk_cgroup;
 
 typedef struct husk_cgroup_config {
-  const char *id;           /* container id */
-  const char *cgroups_path; /* linux.cgroupsPath or NULL (default /husk/<id>) */
+  const char *id;                  /* container id */
+  const char *cgroups_path;        /* linux.cgroupsPath or NULL (default /husk/<id>) */
   const husk_resources *resources; /* may be NULL */
-  const char *manager;      /* "cgroupfs" (default), "systemd" (treated as cgroupfs), "disabled" */
+  const char *manager; /* "cgroupfs" (default), "systemd" (treated as cgroupfs), "disabled" */
   bool rootless;
   /* linux.devices: when resources has device rules, these devices are allowed
    * after them, like runc (optional, may be NULL). */

@@ -24,11 +24,11 @@
 /* ---- the rules a container gets ---- */
 
 static const husk_dev_rule default_rules[] = {
-    {true, 'c', -1, -1, "m"},    {true, 'b', -1, -1, "m"},    /* mknod of anything */
-    {true, 'c', 1, 3, "rwm"},    {true, 'c', 1, 8, "rwm"},    /* null, random */
-    {true, 'c', 1, 7, "rwm"},    {true, 'c', 5, 0, "rwm"},    /* full, tty */
-    {true, 'c', 1, 5, "rwm"},    {true, 'c', 1, 9, "rwm"},    /* zero, urandom */
-    {true, 'c', 5, 2, "rwm"},    {true, 'c', 136, -1, "rwm"}, /* ptmx, pts */
+    {true, 'c', -1, -1, "m"}, {true, 'b', -1, -1, "m"},    /* mknod of anything */
+    {true, 'c', 1, 3, "rwm"}, {true, 'c', 1, 8, "rwm"},    /* null, random */
+    {true, 'c', 1, 7, "rwm"}, {true, 'c', 5, 0, "rwm"},    /* full, tty */
+    {true, 'c', 1, 5, "rwm"}, {true, 'c', 1, 9, "rwm"},    /* zero, urandom */
+    {true, 'c', 5, 2, "rwm"}, {true, 'c', 136, -1, "rwm"}, /* ptmx, pts */
 };
 
 int husk_cg_effective_devices(const husk_resources *r, const struct husk_device *devs,
@@ -92,7 +92,7 @@ int husk_cg_bpf_build(const husk_dev_rule *rules, size_t n, void **insns, size_t
   p[o++] = insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, 0, 0);
   p[o++] = insn(BPF_ALU | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xffff); /* r2 = type */
   p[o++] = insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_1, 0, 0);
-  p[o++] = insn(BPF_ALU | BPF_RSH | BPF_K, BPF_REG_3, 0, 0, 16); /* r3 = access */
+  p[o++] = insn(BPF_ALU | BPF_RSH | BPF_K, BPF_REG_3, 0, 0, 16);        /* r3 = access */
   p[o++] = insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_4, BPF_REG_1, 4, 0); /* r4 = major */
   p[o++] = insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_5, BPF_REG_1, 8, 0); /* r5 = minor */
 
@@ -198,10 +198,9 @@ int husk_cg_bpf_devices_apply(int cgfd, const char *label, const husk_dev_rule *
   if (fd < 0) {
     int e = errno;
     char log[4096] = "";
-    LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_buf = log, .log_size = sizeof(log),
-                .log_level = 1);
-    int fd2 = bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, "husk_devices", "GPL", prog, n_insns,
-                            &opts);
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_buf = log, .log_size = sizeof(log), .log_level = 1);
+    int fd2 =
+        bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, "husk_devices", "GPL", prog, n_insns, &opts);
     if (fd2 >= 0)
       close(fd2);
     char *nl;

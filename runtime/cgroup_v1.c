@@ -31,8 +31,8 @@ static int wr(const husk_cg_dir *d, const char *field, const char *file, const c
 {
   int r = husk_cg_write(d, file, val, err);
   if (r == -ENOENT)
-    return husk_errorf_plain(err, ENOTSUP, "%s: not supported on this host (no %s in %s/%s)",
-                             field, file, husk_cg_root(), d->label);
+    return husk_errorf_plain(err, ENOTSUP, "%s: not supported on this host (no %s in %s/%s)", field,
+                             file, husk_cg_root(), d->label);
   if (r < 0)
     return husk_error_wrap(err, "%s", field);
   return 0;
@@ -154,8 +154,7 @@ static int set_cpu(husk_cgroup *cg, const husk_resources *r, husk_err *err)
       return ret;
   }
   if (r->has_cpu_period && r->cpu_period &&
-      (ret = wr_u64(d, "linux.resources.cpu.period", "cpu.cfs_period_us", r->cpu_period, err)) <
-          0)
+      (ret = wr_u64(d, "linux.resources.cpu.period", "cpu.cfs_period_us", r->cpu_period, err)) < 0)
     return ret;
   if (r->has_cpu_quota && r->cpu_quota &&
       (ret = wr_i64(d, "linux.resources.cpu.quota", "cpu.cfs_quota_us", r->cpu_quota, err)) < 0)
@@ -168,8 +167,8 @@ static int set_cpu(husk_cgroup *cg, const husk_resources *r, husk_err *err)
                     err)) < 0)
     return ret;
   if (r->has_rt_runtime && r->rt_runtime &&
-      (ret = wr_i64(d, "linux.resources.cpu.realtimeRuntime", "cpu.rt_runtime_us",
-                    r->rt_runtime, err)) < 0)
+      (ret = wr_i64(d, "linux.resources.cpu.realtimeRuntime", "cpu.rt_runtime_us", r->rt_runtime,
+                    err)) < 0)
     return ret;
   if (r->has_cpu_idle &&
       (ret = wr_i64(d, "linux.resources.cpu.idle", "cpu.idle", r->cpu_idle, err)) < 0)
@@ -232,8 +231,7 @@ static int set_blkio(husk_cgroup *cg, const husk_resources *r, husk_err *err)
         return ret;
     }
     if (w->has_leaf_weight && w->leaf_weight) {
-      snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %u", w->major, w->minor,
-               w->leaf_weight);
+      snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %u", w->major, w->minor, w->leaf_weight);
       if ((ret = wr(d, "linux.resources.blockIO.weightDevice", "blkio.leaf_weight_device", buf,
                     err)) < 0)
         return ret;
@@ -243,8 +241,7 @@ static int set_blkio(husk_cgroup *cg, const husk_resources *r, husk_err *err)
     for (size_t i = 0; i < r->n_throttle[k]; i++) {
       const husk_throttle_dev *t = &r->throttle[k][i];
       char buf[64];
-      snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %" PRIu64, t->major, t->minor,
-               t->rate);
+      snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %" PRIu64, t->major, t->minor, t->rate);
       if ((ret = wr(d, throttle_fields[k], throttle_files[k], buf, err)) < 0)
         return ret;
     }
@@ -293,8 +290,7 @@ static int set_net(husk_cgroup *cg, const husk_resources *r, husk_err *err)
     for (size_t i = 0; i < r->n_net_prios; i++) {
       char buf[128];
       snprintf(buf, sizeof(buf), "%s %u", r->net_prios[i].name, r->net_prios[i].priority);
-      if ((ret = wr(d, "linux.resources.network.priorities", "net_prio.ifpriomap", buf, err)) <
-          0)
+      if ((ret = wr(d, "linux.resources.network.priorities", "net_prio.ifpriomap", buf, err)) < 0)
         return ret;
     }
   }

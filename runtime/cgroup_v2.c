@@ -286,8 +286,8 @@ static int wr(const husk_cg_dir *d, const char *field, const char *file, const c
 {
   int r = husk_cg_write(d, file, val, err);
   if (r == -ENOENT)
-    return husk_errorf_plain(err, ENOTSUP, "%s: not supported on this host (no %s in %s/%s)",
-                             field, file, husk_cg_root(), d->label);
+    return husk_errorf_plain(err, ENOTSUP, "%s: not supported on this host (no %s in %s/%s)", field,
+                             file, husk_cg_root(), d->label);
   if (r < 0)
     return husk_error_wrap(err, "%s", field);
   return 0;
@@ -328,8 +328,8 @@ static int set_memory(const husk_cg_dir *d, const husk_resources *r, bool update
                                  "linux.resources.memory.swap: swap accounting is not enabled on "
                                  "this host (no memory.swap.max in %s/%s)",
                                  husk_cg_root(), d->label);
-      if (has && (ret = wr_max(d, "linux.resources.memory.swap", "memory.swap.max", v2swap,
-                               err)) < 0)
+      if (has &&
+          (ret = wr_max(d, "linux.resources.memory.swap", "memory.swap.max", v2swap, err)) < 0)
         return ret;
     }
   }
@@ -384,8 +384,8 @@ static int set_cpu(const husk_cg_dir *d, const husk_resources *r, bool update, h
       size_t o = strlen(buf);
       snprintf(buf + o, sizeof(buf) - o, " %" PRIu64, period);
     }
-    if ((ret = wr(d, quota ? "linux.resources.cpu.quota" : "linux.resources.cpu.period",
-                  "cpu.max", buf, err)) < 0)
+    if ((ret = wr(d, quota ? "linux.resources.cpu.quota" : "linux.resources.cpu.period", "cpu.max",
+                  buf, err)) < 0)
       return ret;
   }
   if (r->has_cpu_burst) {
@@ -540,8 +540,8 @@ int husk_cg_v2_freeze(husk_cgroup *cg, bool frozen, husk_err *err)
         husk_err ignore;
         husk_cg_write(d, "cgroup.freeze", "0", &ignore);
       }
-      return husk_errorf_plain(err, ETIMEDOUT, "%s %s/%s: timed out",
-                               frozen ? "freeze" : "thaw", husk_cg_root(), d->label);
+      return husk_errorf_plain(err, ETIMEDOUT, "%s %s/%s: timed out", frozen ? "freeze" : "thaw",
+                               husk_cg_root(), d->label);
     }
     struct timespec ts = {0, delay * 1000L};
     nanosleep(&ts, NULL);
@@ -673,7 +673,8 @@ int husk_cg_v2_stats(husk_cgroup *cg, json_object *data, husk_err *err)
         json_object *arr;
         const char *op;
         unsigned long long v;
-      } ent[] = {{bytes, "Read", rb}, {bytes, "Write", wb}, {ops, "Read", rio}, {ops, "Write", wio}};
+      } ent[] = {
+          {bytes, "Read", rb}, {bytes, "Write", wb}, {ops, "Read", rio}, {ops, "Write", wio}};
       for (size_t i = 0; i < HUSK_ARRAY_SIZE(ent); i++) {
         json_object *e = json_object_new_object();
         put_u64(e, "major", maj);

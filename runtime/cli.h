@@ -37,7 +37,7 @@ int husk_oci_cmd_stats(const husk_global *g, int argc, char **argv, husk_err *er
 
 /* porcelain (`husk CMD`): global flags shared by every command */
 typedef struct husk_pglobal {
-  const char *data_root; /* --data-root / $HUSK_DATA_ROOT / /var/lib/husk */
+  const char *data_root;  /* --data-root / $HUSK_DATA_ROOT / /var/lib/husk */
   const char *state_root; /* --root: OCI state of porcelain containers, default /run/husk */
   bool debug;
 } husk_pglobal;
@@ -49,6 +49,7 @@ int husk_cmd_pull(const husk_pglobal *g, int argc, char **argv, husk_err *err);
 int husk_cmd_load(const husk_pglobal *g, int argc, char **argv, husk_err *err);
 int husk_cmd_images(const husk_pglobal *g, int argc, char **argv, husk_err *err);
 int husk_cmd_rmi(const husk_pglobal *g, int argc, char **argv, husk_err *err);
-int husk_cmd_image(const husk_pglobal *g, int argc, char **argv, husk_err *err); /* image inspect|ls|rm|load|pull */
+int husk_cmd_image(const husk_pglobal *g, int argc, char **argv,
+                   husk_err *err); /* image inspect|ls|rm|load|pull */
 
 #endif

@@ -358,8 +358,7 @@ static int pause_resume(const husk_global *g, int argc, char **argv, bool pause,
   if (r < 0)
     return r;
   _cleanup_close_ int lock = -1;
-  if ((r = husk_validate_id(id, err)) < 0 ||
-      (r = husk_state_lock(root_of(g), id, &lock, err)) < 0)
+  if ((r = husk_validate_id(id, err)) < 0 || (r = husk_state_lock(root_of(g), id, &lock, err)) < 0)
     return r;
   _cleanup_state_ husk_state *st = NULL;
   _cleanup_cgroup_ husk_cgroup *cg = NULL;
@@ -422,8 +421,8 @@ static int parse_duration(const char *s, double *secs)
   static const struct {
     const char *unit;
     double mult;
-  } units[] = {{"", 1}, {"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6}, {"ms", 1e-3},
-               {"s", 1},  {"m", 60},    {"h", 3600}};
+  } units[] = {{"", 1},      {"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6},
+               {"ms", 1e-3}, {"s", 1},     {"m", 60},    {"h", 3600}};
   for (size_t i = 0; i < HUSK_ARRAY_SIZE(units); i++)
     if (strcmp(end, units[i].unit) == 0) {
       *secs = v * units[i].mult;

@@ -39,8 +39,8 @@ void husk_cli_log(const husk_global *g, const char *level, const char *msg)
     json_object_object_add(o, "level", json_object_new_string(level));
     json_object_object_add(o, "msg", json_object_new_string(msg));
     json_object_object_add(o, "time", json_object_new_string(ts));
-    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *s =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     dprintf(fd, "%s\n", s);
     json_object_put(o);
   } else {
@@ -101,19 +101,18 @@ static const char create_help[] =
 
 static int cmd_create_or_run(const husk_global *g, int argc, char **argv, bool run, husk_err *err)
 {
-  static const struct option opts[] = {
-      {"bundle", required_argument, NULL, 'b'},
-      {"config", required_argument, NULL, 'C'},
-      {"pid-file", required_argument, NULL, 'p'},
-      {"console-socket", required_argument, NULL, 's'},
-      {"preserve-fds", required_argument, NULL, 'P'},
-      {"detach", no_argument, NULL, 'd'},
-      {"keep", no_argument, NULL, 'k'},
-      {"no-pivot", no_argument, NULL, 'N'},
-      {"no-new-keyring", no_argument, NULL, 'K'},
-      {"no-subreaper", no_argument, NULL, 'R'},
-      {"help", no_argument, NULL, 'h'},
-      {0, 0, 0, 0}};
+  static const struct option opts[] = {{"bundle", required_argument, NULL, 'b'},
+                                       {"config", required_argument, NULL, 'C'},
+                                       {"pid-file", required_argument, NULL, 'p'},
+                                       {"console-socket", required_argument, NULL, 's'},
+                                       {"preserve-fds", required_argument, NULL, 'P'},
+                                       {"detach", no_argument, NULL, 'd'},
+                                       {"keep", no_argument, NULL, 'k'},
+                                       {"no-pivot", no_argument, NULL, 'N'},
+                                       {"no-new-keyring", no_argument, NULL, 'K'},
+                                       {"no-subreaper", no_argument, NULL, 'R'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {0, 0, 0, 0}};
   husk_create_opts o = {.root = g->root, .cgroup_manager = g->cgroup_manager};
   int c;
   while ((c = getopt_long(argc, argv, "+b:dh", opts, NULL)) != -1) {
@@ -468,7 +467,8 @@ static int cmd_exec(const husk_global *g, int argc, char **argv, husk_err *err)
     proc.terminal = false;
     have_proc = true;
     if (proc.env == NULL)
-      proc.env = strv_append(NULL, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+      proc.env =
+          strv_append(NULL, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   }
   if (tty)
     proc.terminal = true;
@@ -549,8 +549,7 @@ static int parse_format(int argc, char **argv, const char *cmd, bool *json, bool
       else if (strcmp(optarg, "table") == 0)
         *json = false;
       else
-        return husk_errorf_plain(err, EINVAL, "%s: invalid format %s (table or json)", cmd,
-                                 optarg);
+        return husk_errorf_plain(err, EINVAL, "%s: invalid format %s (table or json)", cmd, optarg);
     } else if (c == 'q' && quiet) {
       *quiet = true;
     } else if (c == 'h') {
@@ -583,7 +582,8 @@ static int cmd_list(const husk_global *g, int argc, char **argv, husk_err *err)
         continue;
       husk_status s = husk_state_status(g->root, st);
       json_object *o = json_object_new_object();
-      json_object_object_add(o, "ociVersion", json_object_new_string(st->oci_version ? st->oci_version : ""));
+      json_object_object_add(o, "ociVersion",
+                             json_object_new_string(st->oci_version ? st->oci_version : ""));
       json_object_object_add(o, "id", json_object_new_string(st->id));
       json_object_object_add(o, "pid", json_object_new_int(s == HUSK_STATUS_STOPPED ? 0 : st->pid));
       json_object_object_add(o, "status", json_object_new_string(husk_status_name(s)));
@@ -607,8 +607,8 @@ static int cmd_list(const husk_global *g, int argc, char **argv, husk_err *err)
   } else {
     int w = 2;
     for (size_t i = 0; i < n; i++) {
-      int l = (int)strlen(json_object_get_string(
-          json_object_object_get(json_object_array_get_idx(arr, i), "id")));
+      int l = (int)strlen(
+          json_object_get_string(json_object_object_get(json_object_array_get_idx(arr, i), "id")));
       if (l > w)
         w = l;
     }
@@ -691,7 +691,8 @@ static int cmd_ps(const husk_global *g, int argc, char **argv, husk_err *err)
       char tmp[4096];
       snprintf(tmp, sizeof(tmp), "%s", line);
       int col = 0;
-      for (char *save, *t = strtok_r(tmp, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save), col++)
+      for (char *save, *t = strtok_r(tmp, " \t\n", &save); t;
+           t = strtok_r(NULL, " \t\n", &save), col++)
         if (strcmp(t, "PID") == 0)
           pid_col = col;
       header = false;
@@ -700,7 +701,8 @@ static int cmd_ps(const husk_global *g, int argc, char **argv, husk_err *err)
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s", line);
     int col = 0;
-    for (char *save, *t = strtok_r(tmp, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save), col++) {
+    for (char *save, *t = strtok_r(tmp, " \t\n", &save); t;
+         t = strtok_r(NULL, " \t\n", &save), col++) {
       if (col != pid_col)
         continue;
       int p = atoi(t);
@@ -770,22 +772,25 @@ static int cmd_features(const husk_global *g, int argc, char **argv, husk_err *e
   (void)argc;
   (void)argv;
   (void)err;
-  static const char *hooks[] = {"prestart",  "createRuntime", "createContainer", "startContainer",
-                                "poststart", "poststop",      NULL};
+  static const char *hooks[] = {
+      "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
+      NULL};
   static const char *mount_opts[] = {
-      "async",   "atime",      "bind",     "defaults",   "dev",        "diratime",   "dirsync",
-      "exec",    "mand",       "noatime",  "nodev",      "nodiratime", "noexec",     "nomand",
-      "norelatime", "nostrictatime", "nosuid", "private", "rbind", "relatime", "remount",
-      "ro",      "rprivate",   "rro",      "rshared",    "rslave",     "runbindable", "rw",
-      "shared",  "slave",      "strictatime", "suid",    "sync",       "unbindable", NULL};
-  static const char *namespaces[] = {"cgroup", "ipc", "mount", "network", "pid",
-                                     "time",   "user", "uts",  NULL};
-  static const char *actions[] = {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
-                                  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
-                                  "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP", NULL};
-  static const char *ops[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
+      "async",         "atime",       "bind",     "defaults",   "dev",
+      "diratime",      "dirsync",     "exec",     "mand",       "noatime",
+      "nodev",         "nodiratime",  "noexec",   "nomand",     "norelatime",
+      "nostrictatime", "nosuid",      "private",  "rbind",      "relatime",
+      "remount",       "ro",          "rprivate", "rro",        "rshared",
+      "rslave",        "runbindable", "rw",       "shared",     "slave",
+      "strictatime",   "suid",        "sync",     "unbindable", NULL};
+  static const char *namespaces[] = {"cgroup", "ipc",  "mount", "network", "pid",
+                                     "time",   "user", "uts",   NULL};
+  static const char *actions[] = {"SCMP_ACT_ALLOW",        "SCMP_ACT_ERRNO",       "SCMP_ACT_KILL",
+                                  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+                                  "SCMP_ACT_TRACE",        "SCMP_ACT_TRAP",        NULL};
+  static const char *ops[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE",        "SCMP_CMP_GT", "SCMP_CMP_LE",
                               "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE", NULL};
-  static const char *archs[] = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
+  static const char *archs[] = {"SCMP_ARCH_X86_64",  "SCMP_ARCH_X86", "SCMP_ARCH_X32",
                                 "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", NULL};
   static const char *flags[] = {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
                                 "SECCOMP_FILTER_FLAG_SPEC_ALLOW", NULL};
@@ -826,14 +831,16 @@ static int cmd_features(const husk_global *g, int argc, char **argv, husk_err *e
   json_object_object_add(sc, "supportedFlags", str_array(flags));
   json_object_object_add(lx, "seccomp", sc);
   json_object *aa = json_object_new_object();
-  json_object_object_add(aa, "enabled", json_object_new_boolean(access("/sys/kernel/security/apparmor", F_OK) == 0));
+  json_object_object_add(
+      aa, "enabled", json_object_new_boolean(access("/sys/kernel/security/apparmor", F_OK) == 0));
   json_object_object_add(lx, "apparmor", aa);
   json_object *se = json_object_new_object();
   json_object_object_add(se, "enabled", json_object_new_boolean(0));
   json_object_object_add(lx, "selinux", se);
   json_object_object_add(o, "linux", lx);
   json_object *ann = json_object_new_object();
-  json_object_object_add(ann, "org.opencontainers.runc.checkpoint.enabled", json_object_new_string("false"));
+  json_object_object_add(ann, "org.opencontainers.runc.checkpoint.enabled",
+                         json_object_new_string("false"));
   json_object_object_add(ann, "io.github.husk.version", json_object_new_string(HUSK_VERSION));
   json_object_object_add(o, "annotations", ann);
   printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |

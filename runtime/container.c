@@ -51,9 +51,9 @@ typedef struct init_args {
   husk_ns_plan *plan;
   enum create_mode mode;
   int sync_fd;
-  int fifo_fd;    /* O_PATH of exec.fifo (create), else -1 */
+  int fifo_fd;     /* O_PATH of exec.fifo (create), else -1 */
   int statedir_fd; /* holds the create lock: the init must not keep it */
-  int console_fd; /* connected --console-socket, else -1 */
+  int console_fd;  /* connected --console-socket, else -1 */
   const husk_seccomp_prog *seccomp;
   husk_cgroup_layout layout;
   int preserve_fds;
@@ -203,8 +203,8 @@ static int init_setup(init_args *a, husk_err *err)
 
   if (spec->process.terminal) {
     int master = -1, slave = -1;
-    if (husk_tty_open(&master, &slave, spec->process.console_height,
-                      spec->process.console_width, mountns, err) < 0)
+    if (husk_tty_open(&master, &slave, spec->process.console_height, spec->process.console_width,
+                      mountns, err) < 0)
       return husk_error_ret(err);
     if (a->console_fd >= 0)
       r = husk_tty_send(a->console_fd, master, err);
@@ -655,7 +655,7 @@ int husk_container_start(const char *root, const char *id, husk_err *err)
 
 /* ---- waiting, with signals forwarded and an optional pty proxy --------------- */
 
-static const int forwarded_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
+static const int forwarded_signals[] = {SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
                                         SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
 
 static void forward_mask(sigset_t *set)
@@ -900,8 +900,8 @@ int husk_container_delete(const char *root, const char *id, bool force, husk_err
 
 typedef struct exec_args {
   const husk_process *proc;
-  int pidfd;    /* of the container's init */
-  int nsflags;  /* namespaces to join through pidfd */
+  int pidfd;   /* of the container's init */
+  int nsflags; /* namespaces to join through pidfd */
   int sync_fd;
   int console_fd;
   const husk_seccomp_prog *seccomp;
@@ -925,8 +925,7 @@ static int exec_setup(exec_args *a, char *exe, size_t len, husk_err *err)
     return husk_error_ret(err);
   if (a->proc->terminal) {
     int master = -1, slave = -1;
-    if (husk_tty_open(&master, &slave, a->proc->console_height, a->proc->console_width, 0, err) <
-        0)
+    if (husk_tty_open(&master, &slave, a->proc->console_height, a->proc->console_width, 0, err) < 0)
       return husk_error_ret(err);
     int r = a->console_fd >= 0 ? husk_tty_send(a->console_fd, master, err)
                                : (husk_sync_send_fd(a->sync_fd, HUSK_SYNC_TTY, master) < 0
@@ -969,8 +968,9 @@ static int differing_namespaces(pid_t pid)
   static const struct {
     const char *name;
     int flag;
-  } nss[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},      {"net", CLONE_NEWNET},
-             {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS},     {"cgroup", CLONE_NEWCGROUP},
+  } nss[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},
+             {"net", CLONE_NEWNET},   {"ipc", CLONE_NEWIPC},
+             {"uts", CLONE_NEWUTS},   {"cgroup", CLONE_NEWCGROUP},
              {"pid", CLONE_NEWPID},   {"time", 0x80 /* CLONE_NEWTIME */}};
   int flags = 0;
   for (size_t i = 0; i < HUSK_ARRAY_SIZE(nss); i++) {
@@ -978,14 +978,15 @@ static int differing_namespaces(pid_t pid)
     struct stat sa, sb;
     snprintf(a, sizeof(a), "/proc/%d/ns/%s", (int)pid, nss[i].name);
     snprintf(b, sizeof(b), "/proc/self/ns/%s", nss[i].name);
-    if (stat(a, &sa) == 0 && stat(b, &sb) == 0 && (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev))
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+        (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev))
       flags |= nss[i].flag;
   }
   return flags;
 }
 
-int husk_container_exec(const char *root, const char *id, const husk_exec_opts *o,
-                        int *exit_code, husk_err *err)
+int husk_container_exec(const char *root, const char *id, const husk_exec_opts *o, int *exit_code,
+                        husk_err *err)
 {
   _cleanup_state_ husk_state *st = NULL;
   int r = husk_state_load(root, id, &st, err);

@@ -10,17 +10,17 @@
 #include "spec.h"
 
 typedef struct husk_create_opts {
-  const char *root;           /* state root, e.g. /run/husk */
+  const char *root; /* state root, e.g. /run/husk */
   const char *id;
-  const char *bundle;         /* NULL: current directory */
-  const char *config;         /* NULL: <bundle>/config.json */
-  const husk_spec *spec;      /* already parsed spec (the porcelain); overrides config */
+  const char *bundle;    /* NULL: current directory */
+  const char *config;    /* NULL: <bundle>/config.json */
+  const husk_spec *spec; /* already parsed spec (the porcelain); overrides config */
   const char *pid_file;
   const char *console_socket;
   const char *cgroup_manager; /* NULL/"cgroupfs", "systemd", "disabled" */
   int preserve_fds;
-  bool detach;                /* run: return once the process runs */
-  bool keep;                  /* run: keep the state after the process exits */
+  bool detach; /* run: return once the process runs */
+  bool keep;   /* run: keep the state after the process exits */
 } husk_create_opts;
 
 int husk_container_create(const husk_create_opts *o, husk_err *err);
@@ -41,8 +41,8 @@ typedef struct husk_exec_opts {
   const char *name; /* process name of the runtime stage, default husk:exec */
 } husk_exec_opts;
 
-int husk_container_exec(const char *root, const char *id, const husk_exec_opts *o,
-                        int *exit_code, husk_err *err);
+int husk_container_exec(const char *root, const char *id, const husk_exec_opts *o, int *exit_code,
+                        husk_err *err);
 
 /* Parse <root>/<id>/config.json (the copy saved at create). */
 int husk_container_load_spec(const char *root, const char *id, husk_spec **out, husk_err *err);

@@ -16,18 +16,15 @@ static const struct {
   const char *name;
   unsigned major, minor;
 } default_devices[] = {
-    {"null", 1, 3},    {"zero", 1, 5}, {"full", 1, 7},
-    {"random", 1, 8},  {"urandom", 1, 9}, {"tty", 5, 0},
+    {"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
 static const struct {
   const char *name, *target;
 } default_links[] = {
-    {"fd", "/proc/self/fd"},
-    {"stdin", "/proc/self/fd/0"},
-    {"stdout", "/proc/self/fd/1"},
-    {"stderr", "/proc/self/fd/2"},
-    {"ptmx", "pts/ptmx"},
+    {"fd", "/proc/self/fd"},       {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+    {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
 };
 
 /* Create one node named `name` in directory fd `dirfd` (already resolved
@@ -73,15 +70,14 @@ int husk_devices_setup(int rootfd, const husk_spec *spec, bool userns, bool dev_
       char display[64], host[64];
       snprintf(display, sizeof(display), "/dev/%s", default_devices[i].name);
       snprintf(host, sizeof(host), "/dev/%s", default_devices[i].name);
-      ret = make_node(devfd, default_devices[i].name, display, S_IFCHR | 0666,
-                      makedev(default_devices[i].major, default_devices[i].minor), userns, host,
-                      err);
+      ret =
+          make_node(devfd, default_devices[i].name, display, S_IFCHR | 0666,
+                    makedev(default_devices[i].major, default_devices[i].minor), userns, host, err);
       if (ret < 0)
         goto out;
     }
     for (size_t i = 0; i < HUSK_ARRAY_SIZE(default_links); i++) {
-      if (symlinkat(default_links[i].target, devfd, default_links[i].name) < 0 &&
-          errno != EEXIST) {
+      if (symlinkat(default_links[i].target, devfd, default_links[i].name) < 0 && errno != EEXIST) {
         ret = husk_errorf(err, errno, "symlink /dev/%s", default_links[i].name);
         goto out;
       }

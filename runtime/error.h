@@ -6,13 +6,14 @@
 #include <stdarg.h>
 
 typedef struct husk_err {
-  int code;      /* positive errno value (0 when unset) */
+  int code;       /* positive errno value (0 when unset) */
   char msg[1024]; /* human readable, one line, no trailing newline */
 } husk_err;
 
 /* Set err to "<fmt...>: strerror(code)" (the suffix is omitted when code is 0).
  * Returns -code (or -1 when code is 0) so callers can `return husk_errorf(...)`. */
-int husk_errorf(husk_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int husk_errorf(husk_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Like husk_errorf but without the strerror suffix. */
 int husk_errorf_plain(husk_err *err, int code, const char *fmt, ...)

@@ -9,7 +9,6 @@
 
 #include "error.h"
 
-
 struct json_object;
 
 typedef struct husk_seccomp husk_seccomp;

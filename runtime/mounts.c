@@ -63,8 +63,8 @@ int husk_mkpath_in_root(int rootfd, const char *path, bool as_file, int *out, hu
         !(blen == 1 && base[0] == '.') && (size_t)(base - path) < sizeof(parent)) {
       memcpy(parent, path, (size_t)(base - path));
       parent[base - path] = '\0';
-      _cleanup_close_ int pfd = husk_open_in_root(rootfd, parent[0] ? parent : "/",
-                                                  O_PATH | O_DIRECTORY);
+      _cleanup_close_ int pfd =
+          husk_open_in_root(rootfd, parent[0] ? parent : "/", O_PATH | O_DIRECTORY);
       if (pfd >= 0) {
         char name[NAME_MAX + 1];
         memcpy(name, base, blen);
@@ -215,8 +215,7 @@ static int do_bind_mount(const husk_rootfs *r, const husk_mount *m, husk_err *er
 {
   char src[PATH_MAX];
   if (m->source == NULL)
-    return husk_errorf_plain(err, EINVAL, "mount %s: bind mount without a source",
-                             m->destination);
+    return husk_errorf_plain(err, EINVAL, "mount %s: bind mount without a source", m->destination);
   if (m->source[0] == '/')
     snprintf(src, sizeof(src), "%s", m->source);
   else
@@ -279,15 +278,15 @@ static int do_fs_mount(const husk_rootfs *r, const husk_mount *m, husk_err *err)
         dst = husk_open_in_root(r->rootfd, m->destination, O_PATH);
         if (dst >= 0) {
           fd_path(dst, target, sizeof(target));
-          mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
-                                        MS_NOEXEC | MS_REC,
-                NULL);
+          mount(NULL, target, NULL,
+                MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REC, NULL);
         }
         return 0;
       }
     }
     /* mqueue needs an ipc namespace of our own; skip it when joining the host's */
-    if (strcmp(type, "mqueue") == 0 && (e == EPERM || e == EINVAL) && !r->spec->ns[HUSK_NS_IPC].present)
+    if (strcmp(type, "mqueue") == 0 && (e == EPERM || e == EINVAL) &&
+        !r->spec->ns[HUSK_NS_IPC].present)
       return 0;
     return husk_errorf(err, e, "mount %s on %s", type, m->destination);
   }
@@ -424,8 +423,7 @@ int husk_rootfs_finish(husk_rootfs *r, husk_err *err)
     if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
       return husk_errorf(err, errno, "remount root read-only");
   }
-  if (spec->rootfs_propagation &&
-      mount(NULL, "/", NULL, spec->rootfs_propagation, NULL) < 0)
+  if (spec->rootfs_propagation && mount(NULL, "/", NULL, spec->rootfs_propagation, NULL) < 0)
     return husk_errorf(err, errno, "set rootfs propagation");
   return 0;
 }

@@ -17,7 +17,7 @@ typedef struct husk_rootfs {
   const char *bundle; /* absolute; relative bind sources resolve against it */
   bool userns;        /* a new user namespace: bind host devices, no mknod */
   husk_cgroup_layout cgroup_layout;
-  int rootfd;         /* set by husk_rootfs_prepare */
+  int rootfd; /* set by husk_rootfs_prepare */
 } husk_rootfs;
 
 /* Open `path` (absolute or relative, inside the root rootfd) with

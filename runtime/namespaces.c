@@ -115,19 +115,19 @@ static int write_map(pid_t pid, const char *file, const husk_idmap *maps, size_t
 
 int husk_ns_write_idmaps(pid_t pid, const husk_spec *spec, husk_err *err)
 {
-  if (spec->n_uid_mappings && write_map(pid, "uid_map", spec->uid_mappings,
-                                        spec->n_uid_mappings, err) < 0)
+  if (spec->n_uid_mappings &&
+      write_map(pid, "uid_map", spec->uid_mappings, spec->n_uid_mappings, err) < 0)
     return husk_error_ret(err);
-  if (spec->n_gid_mappings && write_map(pid, "gid_map", spec->gid_mappings,
-                                        spec->n_gid_mappings, err) < 0)
+  if (spec->n_gid_mappings &&
+      write_map(pid, "gid_map", spec->gid_mappings, spec->n_gid_mappings, err) < 0)
     return husk_error_ret(err);
   return 0;
 }
 
 int husk_ns_join_child(husk_ns_plan *plan, husk_err *err)
 {
-  static const int order[] = {HUSK_NS_USER, HUSK_NS_IPC, HUSK_NS_UTS, HUSK_NS_NET,
-                              HUSK_NS_CGROUP, HUSK_NS_MOUNT};
+  static const int order[] = {HUSK_NS_USER, HUSK_NS_IPC,    HUSK_NS_UTS,
+                              HUSK_NS_NET,  HUSK_NS_CGROUP, HUSK_NS_MOUNT};
   for (size_t i = 0; i < HUSK_ARRAY_SIZE(order); i++) {
     int t = order[i];
     if (plan->fds[t] < 0)

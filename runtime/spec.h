@@ -42,13 +42,13 @@ typedef struct husk_mount {
   char *destination;
   char *type; /* may be NULL (bind) */
   char *source;
-  char **options;        /* NULL terminated, as given */
-  unsigned long flags;   /* MS_* to set */
-  unsigned long clear;   /* MS_* flags explicitly cleared (rw, suid, ...) */
+  char **options;            /* NULL terminated, as given */
+  unsigned long flags;       /* MS_* to set */
+  unsigned long clear;       /* MS_* flags explicitly cleared (rw, suid, ...) */
   unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (|MS_REC) */
-  bool bind;             /* bind or rbind */
-  bool recursive_ro;     /* "rro" */
-  char *data;            /* comma separated filesystem options, or NULL */
+  bool bind;                 /* bind or rbind */
+  bool recursive_ro;         /* "rro" */
+  char *data;                /* comma separated filesystem options, or NULL */
 } husk_mount;
 
 typedef struct husk_device {
@@ -161,7 +161,7 @@ typedef struct husk_spec {
   char *cgroups_path;               /* NULL when absent */
   husk_device *devices;
   size_t n_devices;
-  struct husk_seccomp *seccomp; /* NULL when absent */
+  struct husk_seccomp *seccomp;     /* NULL when absent */
   unsigned long rootfs_propagation; /* 0 when absent */
   char **masked_paths;
   char **readonly_paths;

@@ -42,8 +42,8 @@ int husk_validate_id(const char *id, husk_err *err)
     return husk_errorf_plain(err, EINVAL, "invalid container id %s", id);
   for (const char *p = id; *p; p++) {
     unsigned char c = (unsigned char)*p;
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-' || c == '.' || c == '+'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-' || c == '.' || c == '+'))
       return husk_errorf_plain(err, EINVAL,
                                "invalid container id %s: only [A-Za-z0-9_.+-] are allowed", id);
   }
@@ -108,7 +108,8 @@ char *husk_state_to_json(const husk_state *st, husk_status status, bool pretty)
   put_str(o, "ociVersion", st->oci_version ? st->oci_version : "1.0.2");
   put_str(o, "id", st->id);
   put_str(o, "status", husk_status_name(status));
-  json_object_object_add(o, "pid", json_object_new_int(status == HUSK_STATUS_STOPPED ? 0 : st->pid));
+  json_object_object_add(o, "pid",
+                         json_object_new_int(status == HUSK_STATUS_STOPPED ? 0 : st->pid));
   put_str(o, "bundle", st->bundle);
   json_object *ann = json_object_new_object();
   for (size_t i = 0; i < st->n_annotations; i++)
@@ -126,7 +127,8 @@ char *husk_state_to_json(const husk_state *st, husk_status status, bool pretty)
   if (st->use_terminal)
     json_object_object_add(o, "husk.terminal", json_object_new_boolean(1));
   char *s = husk_xstrdup(json_object_to_json_string_ext(
-      o, (pretty ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN) | JSON_C_TO_STRING_NOSLASHESCAPE));
+      o, (pretty ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN) |
+             JSON_C_TO_STRING_NOSLASHESCAPE));
   json_object_put(o);
   return s;
 }

@@ -37,8 +37,8 @@ int husk_sync_send_fd(int sock, int type, int fd_to_send)
     struct cmsghdr align;
   } u;
   memset(&u, 0, sizeof(u));
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                       .msg_controllen = sizeof(u.buf)};
+  struct msghdr msg = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
   struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
@@ -57,8 +57,8 @@ int husk_sync_recv(int fd, husk_sync_msg *m, int *fd_out)
     struct cmsghdr align;
   } u;
   struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                       .msg_controllen = sizeof(u.buf)};
+  struct msghdr msg = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
   if (fd_out)
     *fd_out = -1;
   memset(m, 0, offsetof(husk_sync_msg, err.msg) + 1);

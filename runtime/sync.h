@@ -7,12 +7,12 @@
 #include "error.h"
 
 enum husk_sync_type {
-  HUSK_SYNC_GO = 1,         /* parent -> child: idmaps and cgroups are done */
-  HUSK_SYNC_HOOKS,          /* child -> parent: run createRuntime/prestart hooks now */
-  HUSK_SYNC_HOOKS_DONE,     /* parent -> child */
-  HUSK_SYNC_READY,          /* child -> parent: created, waiting for start (or exec'ing) */
-  HUSK_SYNC_ERROR,          /* either way: err follows */
-  HUSK_SYNC_TTY,            /* child -> parent: pty master attached (SCM_RIGHTS) */
+  HUSK_SYNC_GO = 1,     /* parent -> child: idmaps and cgroups are done */
+  HUSK_SYNC_HOOKS,      /* child -> parent: run createRuntime/prestart hooks now */
+  HUSK_SYNC_HOOKS_DONE, /* parent -> child */
+  HUSK_SYNC_READY,      /* child -> parent: created, waiting for start (or exec'ing) */
+  HUSK_SYNC_ERROR,      /* either way: err follows */
+  HUSK_SYNC_TTY,        /* child -> parent: pty master attached (SCM_RIGHTS) */
 };
 
 typedef struct husk_sync_msg {
