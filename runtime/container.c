@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -680,6 +681,20 @@ static int wait_child(pid_t pid, int pidfd, int tty_master, int *exit_code)
   forward_mask(&set);
   _cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC);
   bool stdin_open = tty_master >= 0;
+  /* Proxying a pty: our terminal goes raw (^C, ^D reach the container as
+   * characters) and lends its size to the container's. */
+  struct termios saved;
+  bool raw = tty_master >= 0 && isatty(0) && tcgetattr(0, &saved) == 0;
+  if (raw) {
+    struct termios t = saved;
+    cfmakeraw(&t);
+    tcsetattr(0, TCSANOW, &t);
+  }
+  if (tty_master >= 0) {
+    struct winsize ws;
+    if (ioctl(0, TIOCGWINSZ, &ws) == 0 || ioctl(1, TIOCGWINSZ, &ws) == 0)
+      ioctl(tty_master, TIOCSWINSZ, &ws);
+  }
   for (;;) {
     struct pollfd p[4] = {{.fd = pidfd, .events = POLLIN},
                           {.fd = sfd, .events = POLLIN},
@@ -725,11 +740,15 @@ static int wait_child(pid_t pid, int pidfd, int tty_master, int *exit_code)
           husk_write_all(1, buf, (size_t)r);
       }
       *exit_code = status_to_code(status);
+      if (raw)
+        tcsetattr(0, TCSANOW, &saved);
       return 0;
     }
     if (w < 0 && errno == ECHILD)
       break;
   }
+  if (raw)
+    tcsetattr(0, TCSANOW, &saved);
   *exit_code = 255;
   return -ECHILD;
 }

@@ -20,7 +20,4 @@ int husk_tty_send(int sock, int master, husk_err *err);
 /* setsid, make the slave the controlling terminal and stdin/stdout/stderr. */
 int husk_tty_make_stdio(int slave, husk_err *err);
 
-/* Copy between our stdio and the master until the child's output ends. */
-int husk_tty_proxy(int master, int child_pidfd);
-
 #endif
