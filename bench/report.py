@@ -33,6 +33,10 @@ BENCHES = [
     ("run", "1. `run` of the bundle (`/bin/true`)",
      "One `RUNTIME run --bundle B ID` per measurement: create the namespaces, cgroups, mounts, "
      "exec `/bin/true`, wait, delete. Floor: `unshare -fpimun --mount-proc true`."),
+    ("run-isolated", "1b. `run`, isolated starts (100 ms idle before each)",
+     "The same commands with `--prepare 'sleep 0.1'`: no start benefits from the kernel state "
+     "left warm by the previous one. On cgroup v1 the first `cgroup.procs` write after an idle "
+     "period waits for an RCU grace period (see the timeline below)."),
     ("create-start-delete", "2. `create` + `start` + `delete --force`",
      "`sh -c 'R create --bundle B ID && R start ID && R delete --force ID'` (youki's method). "
      "The `sh + 3 × true` row is the cost of the shell and three fork+exec, included in every row."),
@@ -165,6 +169,57 @@ def median_profile(profiles):
             "top_by_time": [(n, t) for n, t in sorted(per_t.items(), key=lambda kv: -kv[1])[:8]]}
 
 
+def norm(text):
+    """Make paths and ids comparable between runs."""
+    text = re.sub(r"/tmp/husk-bench\.\w+", "$WORK", str(text))
+    return re.sub(r"hb\d+-(\w+)-(\w+)", r"$ID", text)
+
+
+def trace_phases(doc):
+    """Milestones of one start from husk-trace's timeline, in ns from the runtime's execve."""
+    evs = sorted((e for e in doc.get("events", []) if "time_ns" in e), key=lambda e: e["time_ns"])
+    if not evs:
+        return None
+    t0 = evs[0]["time_ns"]
+    end = max(e["time_ns"] + e.get("duration_ns", 0) for e in evs)
+    ns = next((e for e in evs if e.get("event") in ("clone", "clone3", "unshare")
+               and "CLONE_NEW" in str(e.get("args", {}).get("flags", ""))), None)
+    ex = [e for e in evs if e.get("event") == "execve" and e.get("ret", 0) == 0]
+    cg = [e for e in evs if e.get("event") == "write" and e.get("args", {}).get("fs") == "cgroup"]
+    join = [e for e in cg if re.search(r"/(cgroup\.procs|tasks)$", str(e["args"].get("file", "")))]
+    return {
+        "namespaces_at": ns["time_ns"] - t0 if ns else None,
+        "namespaces_ns": ns.get("duration_ns", 0) if ns else None,
+        "cgroup_join_ns": sum(e.get("duration_ns", 0) for e in join),
+        "cgroup_join_max_ns": max((e.get("duration_ns", 0) for e in join), default=0),
+        "cgroup_other_ns": sum(e.get("duration_ns", 0) for e in cg if e not in join),
+        "container_exec_at": ex[-1]["time_ns"] - t0 if len(ex) > 1 else None,
+        "total_ns": end - t0,
+        "slowest": [{"comm": e.get("comm"), "event": e.get("event"),
+                     "args": norm(e.get("args", {}).get("file") or e.get("args", {}).get("flags")
+                                  or e.get("args", {}).get("filename")
+                                  or e.get("args", {}).get("target") or ""),
+                     "ms": e.get("duration_ns", 0) / 1e6}
+                    for e in sorted(evs, key=lambda e: -e.get("duration_ns", 0))[:6]],
+    }
+
+
+def median_phases(phases):
+    phases = [p for p in phases if p]
+    if not phases:
+        return None
+    out = {}
+    for k in ("namespaces_at", "namespaces_ns", "cgroup_join_ns", "cgroup_join_max_ns",
+              "cgroup_other_ns", "container_exec_at", "total_ns"):
+        vals = [p[k] for p in phases if p.get(k) is not None]
+        out[k] = statistics.median(vals) if vals else None
+    # the slowest events of the sample whose total is the median one
+    mid = sorted(phases, key=lambda p: p["total_ns"])[len(phases) // 2]
+    out["slowest"] = mid["slowest"]
+    out["samples"] = len(phases)
+    return out
+
+
 def load_syscalls(raw):
     rts = sorted({os.path.basename(p).split("-")[2] for p in glob.glob(f"{raw}/strace-sys-*-*.txt")},
                  key=sort_key)
@@ -175,10 +230,11 @@ def load_syscalls(raw):
         wallp = [parse_strace(p) for p in sorted(glob.glob(f"{raw}/strace-wall-{rt}-*.txt"))]
         entry["strace_sys"] = median_profile([p for p in sysp if p])
         entry["strace_wall"] = median_profile([p for p in wallp if p])
-        traces = []
+        traces, phases = [], []
         for p in sorted(glob.glob(f"{raw}/trace-{rt}-*.json")):
             try:
                 doc = json.load(open(p))
+                phases.append(trace_phases(doc))
                 t = None
                 if isinstance(doc, dict) and isinstance(doc.get("syscalls"), list):
                     t = {x["name"]: (int(x["count"]), int(x.get("total_ns", 0)) * 1e-9)
@@ -189,6 +245,7 @@ def load_syscalls(raw):
             if t:
                 traces.append(t)
         entry["husk_trace"] = median_profile(traces)
+        entry["timeline"] = median_phases(phases)
         out[rt] = entry
     return out
 
@@ -298,6 +355,13 @@ def time_table(rows, floor=None, ref="crun", per=None):
     return lines
 
 
+def busy(meta):
+    try:
+        return float(meta.get("load_start", "0").split()[0]) > 0.5 * int(meta.get("ncpu", 1))
+    except ValueError:
+        return False
+
+
 def markdown(data):
     m = data["meta"]
     L = [f"# Start-latency benchmark {m.get('tag', '')}", ""]
@@ -312,7 +376,12 @@ def markdown(data):
           + (f" ({m.get('husk_binary')})" if m.get("husk_binary") else ""),
           f"- {m.get('hyperfine')} `-N`, warmup {m.get('warmup')}, min runs {m.get('min_runs')}"
           + (" — **QUICK MODE: too few runs, do not quote**" if m.get("quick") else ""),
-          f"- git {m.get('git')}; whole benchmark took {m.get('elapsed_s')} s", ""]
+          f"- {m.get('rounds', 1)} rounds of each single-start benchmark, command order rotated "
+          "each round, pooled; *× crun per round* shows how stable the ratio was",
+          f"- git {m.get('git')}; whole benchmark took {m.get('elapsed_s')} s; load average "
+          f"(1/5/15 min) at start {m.get('load_start')}, at end {m.get('load_end')}"
+          + (" — **the machine was busy: absolute times are inflated, compare ratios**"
+             if busy(m) else ""), ""]
     t = data["targets"]
     if t:
         L += ["## Targets (issue 5)", "", "| target | measured ratio | met |", "|---|---:|---|"]
@@ -352,22 +421,48 @@ def markdown(data):
                  if any(e.get("husk_trace") for e in sc.values())
                  else f"husk-trace: {data.get('trace_skipped') or 'its JSON had no per-syscall table; strace only'}."),
               "",
-              "| runtime | calls (strace) | sys ms | wall ms | wall w/o waits ms | calls (husk-trace) "
-              "| time ms (husk-trace) | most frequent |",
-              "|---|---:|---:|---:|---:|---:|---:|---|"]
+              "| runtime | calls (strace) | calls (husk-trace) | sys ms (strace) | wall ms (strace) "
+              "| w/o waits | wall ms (husk-trace) | w/o waits | most frequent |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+
+        def f(p, key, scale=1.0, fmt="{:.2f}"):
+            return fmt.format(p[key] * scale) if p else "–"
+
         for rt, e in sc.items():
             s, w, h = e.get("strace_sys"), e.get("strace_wall"), e.get("husk_trace")
-            top = ", ".join(f"{n} {c:g}" for n, c in (s or w or {"top_by_count": []})["top_by_count"][:6])
-            L.append(f"| {rt} | {s['calls']:g} | {s['seconds'] * 1e3:.2f} | "
-                     f"{w['seconds'] * 1e3:.2f} | {w['seconds_no_waits'] * 1e3:.2f} | "
-                     f"{h['calls'] if h else '–'} | {h['seconds'] * 1e3 if h else '–'} | {top} |"
-                     if s and w else f"| {rt} | – | – | – | – | – | – | {top} |")
-        L += ["", "Where the wall time goes (strace -c -w, top syscalls by time, ms):", ""]
+            top = ", ".join(f"{n} {c:g}" for n, c in (h or s or w or {"top_by_count": []})["top_by_count"][:6])
+            L.append(f"| {rt} | {f(s, 'calls', fmt='{:g}')} | {f(h, 'calls', fmt='{:g}')} | "
+                     f"{f(s, 'seconds', 1e3)} | {f(w, 'seconds', 1e3)} | "
+                     f"{f(w, 'seconds_no_waits', 1e3)} | {f(h, 'seconds', 1e3)} | "
+                     f"{f(h, 'seconds_no_waits', 1e3)} | {top} |")
+        src = "husk-trace" if any(e.get("husk_trace") for e in sc.values()) else "strace -c -w"
+        L += ["", f"Where the wall time goes ({src}, top syscalls by total time, ms per start):", ""]
         for rt, e in sc.items():
-            w = e.get("strace_wall")
+            w = e.get("husk_trace") or e.get("strace_wall")
             if w:
                 L.append(f"- {rt}: " + ", ".join(f"{n} {t * 1e3:.2f}" for n, t in w["top_by_time"][:8]))
         L.append("")
+        tl = {rt: e["timeline"] for rt, e in sc.items() if e.get("timeline")}
+        if tl:
+            def t(x):
+                return "–" if x is None else f"{x / 1e6:.2f}"
+            L += ["### Where a start's time goes (husk-trace timeline)", "",
+                  "Median milestones of the traced starts, ms from the runtime's `execve` (tracing "
+                  "adds overhead, and the traced starts are isolated: the cgroup attach is cold). "
+                  "*cgroup join*: total and slowest write to `cgroup.procs`/`tasks`; *other cgroup "
+                  "writes*: limits, freezer.", "",
+                  "| runtime | namespaces created at | clone/unshare | cgroup join (slowest) "
+                  "| other cgroup writes | container execve at | last syscall ends at |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+            for rt, p in tl.items():
+                L.append(f"| {rt} | {t(p['namespaces_at'])} | {t(p['namespaces_ns'])} | "
+                         f"{t(p['cgroup_join_ns'])} ({t(p['cgroup_join_max_ns'])}) | "
+                         f"{t(p['cgroup_other_ns'])} | {t(p['container_exec_at'])} | {t(p['total_ns'])} |")
+            L += ["", "Slowest syscalls of the median traced start:", ""]
+            for rt, p in tl.items():
+                L.append(f"- {rt}: " + "; ".join(
+                    f"{x['event']} {x['args']} ({x['comm']}) {x['ms']:.2f}" for x in p["slowest"][:4]))
+            L.append("")
     else:
         L += ["Not measured.", ""]
     L += ["## Peak RSS during one start", "",
@@ -394,7 +489,9 @@ def markdown(data):
 
 def chart(data, path):
     panels = [(k, t) for k, t, _ in BENCHES if data["bench"].get(k) and k != "porcelain"]
-    extra = [("syscalls", "syscalls per start (strace -f)"), ("rss", "peak RSS (MB)")]
+    traced = any(e.get("husk_trace") for e in data["syscalls"].values())
+    extra = [("syscalls", f"syscalls per start ({'husk-trace' if traced else 'strace -f'})"),
+             ("rss", "peak RSS of a start (MB)")]
     n = len(panels) + len(extra)
     cols = 3
     rows = (n + cols - 1) // cols

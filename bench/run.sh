@@ -11,18 +11,23 @@
 #
 # Knobs (environment):
 #   BENCH_QUICK=1        few runs, for developing the scripts (numbers are noisy)
-#   BENCH_MIN_RUNS=100   hyperfine --min-runs for the single-start benchmarks
+#   BENCH_MIN_RUNS=100   hyperfine --min-runs for the single-start benchmarks (per round)
+#   BENCH_MAX_RUNS=200   hyperfine --max-runs (per round; fast commands stop there)
 #   BENCH_WARMUP=10      hyperfine --warmup
-#   BENCH_ROUNDS=3       hyperfine invocations (order rotated) for run, c+s+d, exec
+#   BENCH_ROUNDS=5       hyperfine invocations (order rotated) for run, c+s+d, seq, exec
+#   BENCH_ISOLATED_RUNS=30  runs of benchmark 1b (100 ms idle before each start)
 #   BENCH_SEQ=100        containers per sequence in benchmark 3
-#   BENCH_SEQ_RUNS=5     hyperfine --runs for benchmark 3
+#   BENCH_SEQ_RUNS=2     hyperfine --runs for benchmark 3 (per round)
 #   BENCH_PORCELAIN_RUNS=20
 #   BENCH_SAMPLES=5      strace / husk-trace samples per runtime
 #   BENCH_RSS_SAMPLES=10 /usr/bin/time samples per runtime
 #   BENCH_TAG=<date>-<host>   name of the result files
 #   BENCH_FORCE_PORCELAIN=1   measure podman even when `husk run` is missing
-# $(rt NAME) expands to "binary --root DIR" and is split on purpose.
-# shellcheck disable=SC2046
+#   BENCH_KEEP_RAW=DIR   copy the raw hyperfine/strace/trace files to DIR
+#   BENCH_TIMEOUT=30     seconds for any single runtime command outside hyperfine
+#   BENCH_HF_TIMEOUT=300 seconds for one hyperfine invocation
+# $(rt NAME), $R, $H, $P and $cmd hold command lines that are split on purpose.
+# shellcheck disable=SC2046,SC2086
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -67,20 +72,24 @@ else
 fi
 
 if [ -n "${BENCH_QUICK:-}" ]; then
-  : "${BENCH_MIN_RUNS:=10}" "${BENCH_WARMUP:=2}" "${BENCH_ROUNDS:=1}" "${BENCH_SEQ:=10}" "${BENCH_SEQ_RUNS:=2}"
+  : "${BENCH_MIN_RUNS:=10}" "${BENCH_WARMUP:=2}" "${BENCH_ROUNDS:=1}" "${BENCH_ISOLATED_RUNS:=5}" "${BENCH_SEQ:=10}" "${BENCH_SEQ_RUNS:=2}"
   : "${BENCH_PORCELAIN_RUNS:=3}" "${BENCH_SAMPLES:=2}" "${BENCH_RSS_SAMPLES:=3}"
   HF_TIME=(--max-runs "$BENCH_MIN_RUNS")
 else
-  HF_TIME=()
+  HF_TIME=(--max-runs "${BENCH_MAX_RUNS:-200}")
 fi
-: "${BENCH_MIN_RUNS:=100}" "${BENCH_WARMUP:=10}" "${BENCH_ROUNDS:=3}" "${BENCH_SEQ:=100}" "${BENCH_SEQ_RUNS:=5}"
+: "${BENCH_MIN_RUNS:=100}" "${BENCH_WARMUP:=10}" "${BENCH_ROUNDS:=5}" "${BENCH_ISOLATED_RUNS:=30}" "${BENCH_SEQ:=100}" "${BENCH_SEQ_RUNS:=2}"
 : "${BENCH_PORCELAIN_RUNS:=20}" "${BENCH_SAMPLES:=5}" "${BENCH_RSS_SAMPLES:=10}"
 : "${BENCH_TAG:=$(date +%Y-%m-%d)-$(hostname -s)}"
+: "${BENCH_TIMEOUT:=30}" "${BENCH_HF_TIMEOUT:=300}"
+
+# A runtime that hangs must not hang the benchmark.
+tmo() { timeout -k 5 "$BENCH_TIMEOUT" "$@"; }
 
 HUSK_OCI=$BUILD/runtime/husk-oci
 HUSK=$BUILD/runtime/husk
 HUSK_TRACE=""
-for t in "$BUILD/ebpf/husk-trace" "$BUILD/husk-trace"; do
+for t in "$BUILD/runtime/husk-trace" "$BUILD/ebpf/husk-trace" "$BUILD/husk-trace"; do
   [ -x "$t" ] && HUSK_TRACE=$t && break
 done
 
@@ -108,6 +117,7 @@ FAIL=$RAW/failures.tsv # runtime <TAB> benchmark <TAB> message
 : >"$FAIL"
 PFX=hb$$ # container id prefix, unique per invocation
 T0=$(date +%s)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Every container id ever used is listed in IDS and deleted on exit (a file:
 # cid is called from command substitutions).
@@ -124,8 +134,34 @@ cleanup() {
   local rc=$? r id
   set +e
   while read -r r id; do
-    $(rt "$r") delete --force "$id" >/dev/null 2>&1 </dev/null
+    tmo $(rt "$r") delete --force "$id" >/dev/null 2>&1 </dev/null
   done <"$IDS"
+  # A runtime bug can leave a container behind (e.g. an init that holds the
+  # state lock).  Our ids are unique: kill what is still in cgroups named
+  # after them, then remove those cgroups.  crun 1.8 also mkdirs
+  # /sys/fs/cgroup/unified/<id> on the tmpfs under the unmounted cgroup2
+  # mount and leaves it (with a plain file named cgroup.procs in it): remove
+  # those too, and never read pids from anything that is not a cgroup fs.
+  local dirs d i
+  dirs=$(while read -r r id; do
+    find /sys/fs/cgroup -maxdepth 4 -type d -name "$id" 2>/dev/null
+  done <"$IDS")
+  if [ -n "$dirs" ]; then
+    for i in 1 2 3 4 5; do
+      for d in $dirs; do
+        [ -d "$d" ] || continue
+        case "$(stat -f -c %T "$d")" in
+        cgroupfs | cgroup2fs)
+          xargs -r kill -KILL <"$d/cgroup.procs" 2>/dev/null
+          rmdir "$d" 2>/dev/null
+          ;;
+        tmpfs) rm -rf --one-file-system "$d" ;;
+        esac
+      done
+      sleep 0.2
+    done
+    for d in $dirs; do [ -d "$d" ] && say "cleanup: could not remove $d"; done
+  fi
   if [ -n "$PODMAN_ROOT" ]; then
     podman_cmd rm -af >/dev/null 2>&1
     podman_cmd rmi -af >/dev/null 2>&1
@@ -140,9 +176,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-fail() { # fail RUNTIME BENCHMARK MESSAGE-FILE-OR-TEXT
+fail() { # fail RUNTIME BENCHMARK MESSAGE-FILE-OR-TEXT [EXIT-STATUS]
   local msg=$3
   [ -f "$3" ] && msg=$(tr '\n' ' ' <"$3" | cut -c1-400)
+  [ "${4:-}" = 124 ] || [ "${4:-}" = 137 ] && msg="timed out after ${BENCH_TIMEOUT}s (killed). $msg"
   printf '%s\t%s\t%s\n' "$1" "$2" "${msg:-failed with no message}" >>"$FAIL"
   say "FAILED: $1 $2: ${msg:-no message}"
 }
@@ -152,8 +189,9 @@ hf() { # hf NAME [hyperfine args and -n/command pairs...]
   local name=$1
   shift
   say "benchmark $name"
-  hyperfine -N --style basic --export-json "$RAW/hf-$name.json" "$@" >&2 ||
-    fail all "$name" "hyperfine failed (exit $?)"
+  timeout -k 10 "$BENCH_HF_TIMEOUT" hyperfine -N --style basic \
+    --export-json "$RAW/hf-$name.json" "$@" >&2 ||
+    fail all "$name" "hyperfine failed or timed out after ${BENCH_HF_TIMEOUT}s (exit $?)"
 }
 
 # The same benchmark in BENCH_ROUNDS hyperfine invocations, the order of the
@@ -200,23 +238,24 @@ RUN_OK=()
 : >"$RAW/checks.tsv"
 for r in "${OCI_RUNTIMES[@]}"; do
   id=$(cid "$r" check)
-  if out=$(timeout 30 $(rt "$r") run --bundle "$B_CHECK" "$id" </dev/null 2>"$RAW/check-$r.err"); then
+  if out=$(tmo $(rt "$r") run --bundle "$B_CHECK" "$id" </dev/null 2>"$RAW/check-$r.err"); then
     if [ "$out" = "$CHECK_WANT" ]; then
       printf '%s\tok\t%s\n' "$r" "$out" >>"$RAW/checks.tsv"
     else
       printf '%s\tmismatch\t%s\n' "$r" "$out" >>"$RAW/checks.tsv"
       fail "$r" check "container saw '$out', expected '$CHECK_WANT'"
     fi
-    if timeout 30 $(rt "$r") run --bundle "$B_TRUE" "$id" </dev/null >/dev/null 2>"$RAW/check-$r.err"; then
+    if tmo $(rt "$r") run --bundle "$B_TRUE" "$id" </dev/null >/dev/null 2>"$RAW/check-$r.err"; then
       RUN_OK+=("$r")
     else
-      fail "$r" run "$RAW/check-$r.err"
+      fail "$r" run "$RAW/check-$r.err" $?
     fi
   else
+    rc=$?
     printf '%s\tfailed\t%s\n' "$r" "$(tr '\n' ' ' <"$RAW/check-$r.err")" >>"$RAW/checks.tsv"
-    fail "$r" run "$RAW/check-$r.err"
+    fail "$r" run "$RAW/check-$r.err" $rc
   fi
-  $(rt "$r") delete --force "$id" >/dev/null 2>&1 || true
+  tmo $(rt "$r") delete --force "$id" >/dev/null 2>&1 </dev/null || true
 done
 FLOOR="unshare -fpimun --mount-proc true"
 say "runtimes that run the bundle: ${RUN_OK[*]:-none}"
@@ -231,16 +270,23 @@ done
 args+=(-n unshare "$FLOOR")
 hf_rounds run "${HF_COMMON[@]}"
 
+# (1b) run, isolated starts --------------------------------------------------
+# Back-to-back starts keep the kernel's cgroup-attach RCU state warm; a start
+# after an idle pause pays a full grace period on the first cgroup.procs
+# write (see RESULTS.md).  Same commands, 100 ms of idle before each.
+hf run-isolated --warmup 3 --runs "$BENCH_ISOLATED_RUNS" --prepare "sleep 0.1" "${args[@]}"
+
 # (2) create + start + delete ---------------------------------------------
 args=()
 for r in "${RUN_OK[@]}"; do
   id=$(cid "$r" csd)
   R=$(rt "$r")
-  if sh -c "$R create --bundle $B_TRUE $id && $R start $id && $R delete --force $id" \
+  if tmo sh -c "$R create --bundle $B_TRUE $id && $R start $id && $R delete --force $id" \
     </dev/null >/dev/null 2>"$RAW/csd-$r.err"; then
     args+=(-n "$r" "sh -c '$R create --bundle $B_TRUE $id && $R start $id && $R delete --force $id'")
   else
-    fail "$r" create-start-delete "$RAW/csd-$r.err"
+    fail "$r" create-start-delete "$RAW/csd-$r.err" $?
+    tmo $R delete --force "$id" >/dev/null 2>&1 </dev/null || true
   fi
 done
 args+=(-n "sh + 3 × true" "sh -c '/bin/true && /bin/true && /bin/true'")
@@ -252,25 +298,25 @@ for r in "${RUN_OK[@]}"; do
   args+=(-n "$r" "sh -c 'i=0; while [ \$i -lt $BENCH_SEQ ]; do $(rt "$r") run --bundle $B_TRUE $(cid "$r" seq) </dev/null || exit 1; i=\$((i+1)); done'")
 done
 args+=(-n unshare "sh -c 'i=0; while [ \$i -lt $BENCH_SEQ ]; do $FLOOR </dev/null || exit 1; i=\$((i+1)); done'")
-hf sequence --warmup 1 --runs "$BENCH_SEQ_RUNS" "${args[@]}"
+hf_rounds sequence --warmup 1 --runs "$BENCH_SEQ_RUNS"
 
 # (4) exec into a running container -----------------------------------------
 args=()
 for r in "${RUN_OK[@]}"; do
   id=$(cid "$r" exec)
   R=$(rt "$r")
-  if $R create --bundle "$B_SLEEP" "$id" </dev/null >/dev/null 2>"$RAW/exec-$r.err" &&
-    $R start "$id" </dev/null >/dev/null 2>>"$RAW/exec-$r.err" &&
-    $R exec "$id" /bin/true </dev/null >/dev/null 2>>"$RAW/exec-$r.err"; then
+  if tmo $R create --bundle "$B_SLEEP" "$id" </dev/null >/dev/null 2>"$RAW/exec-$r.err" &&
+    tmo $R start "$id" </dev/null >/dev/null 2>>"$RAW/exec-$r.err" &&
+    tmo $R exec "$id" /bin/true </dev/null >/dev/null 2>>"$RAW/exec-$r.err"; then
     args+=(-n "$r" "$R exec $id /bin/true")
   else
-    fail "$r" exec "$RAW/exec-$r.err"
+    fail "$r" exec "$RAW/exec-$r.err" $?
   fi
 done
 if [ ${#args[@]} -gt 0 ]; then
   hf_rounds exec "${HF_COMMON[@]}"
 fi
-for r in "${RUN_OK[@]}"; do $(rt "$r") delete --force "$PFX-exec-$r" >/dev/null 2>&1 || true; done
+for r in "${RUN_OK[@]}"; do tmo $(rt "$r") delete --force "$PFX-exec-$r" >/dev/null 2>&1 </dev/null || true; done
 
 # (5) porcelain: husk run --rm busybox true vs podman run --rm ---------------
 podman_cmd() {
@@ -297,6 +343,8 @@ events_logfile_path = "$PODMAN_ROOT/events.log"
 lock_type = "file"
 tmp_dir = "$PODMAN_ROOT/tmp"
 runtime = "crun"
+[network]
+network_config_dir = "$PODMAN_ROOT/net"
 EOF
   cat >"$PODMAN_ROOT/storage.conf" <<EOF
 [storage]
@@ -314,22 +362,23 @@ if [ -x "$HUSK" ] && "$HUSK" run --help >/dev/null 2>&1; then
   HUSK_PORCELAIN=1
 fi
 # Both run in a private network namespace of their own (lo up): neither
-# husk's nor podman's default network may touch the host's.
-in_netns() { unshare -n sh -c 'ip link set lo up && exec "$@"' sh "$@"; }
+# husk's nor podman's bridge may touch the host's network.
+NETNS=(unshare -n sh -c 'ip link set lo up && exec "$@"' sh)
 if [ -z "$HUSK_PORCELAIN" ] && [ -z "${BENCH_FORCE_PORCELAIN:-}" ]; then
   say "benchmark porcelain SKIPPED: \`husk run\` is not available yet ($HUSK run --help fails)"
   echo "\`husk run\` is not available yet ($HUSK run --help fails)" >"$RAW/porcelain-skipped"
 else
   args=()
   if [ -n "$HUSK_PORCELAIN" ]; then
-    H="$HUSK --data-root $WORK/husk-data"
-    for net in "" "--network none"; do
-      label="husk run${net:+ $net}"
-      # shellcheck disable=SC2086
-      if in_netns $H run --rm $net busybox true </dev/null >/dev/null 2>"$RAW/porcelain-husk.err"; then
-        args+=(-n "$label" "$H run --rm $net busybox true")
+    # Private state and image store; the busybox image is created from
+    # busybox-static by the first run (the check below, not timed).
+    H="$HUSK --root $WORK/state/husk-porcelain --data-root $WORK/husk-data"
+    for net in none bridge; do
+      label="husk run --network $net"
+      if tmo "${NETNS[@]}" $H run --rm --network $net busybox true </dev/null >/dev/null 2>"$RAW/porcelain-husk.err"; then
+        args+=(-n "$label" "$H run --rm --network $net busybox true")
       else
-        fail husk "porcelain ($label)" "$RAW/porcelain-husk.err"
+        fail husk "porcelain ($label)" "$RAW/porcelain-husk.err" $?
       fi
     done
   else
@@ -337,13 +386,12 @@ else
   fi
   if command -v podman >/dev/null && podman_setup 2>"$RAW/podman-setup.err"; then
     P="env CONTAINERS_CONF=$PODMAN_ROOT/containers.conf CONTAINERS_STORAGE_CONF=$PODMAN_ROOT/storage.conf CONTAINERS_REGISTRIES_CONF=$PODMAN_ROOT/registries.conf podman"
-    for net in "--network none" "--network slirp4netns"; do
-      label="podman run $net"
-      # shellcheck disable=SC2086
-      if in_netns $P run --rm $net busybox true </dev/null >/dev/null 2>"$RAW/porcelain-podman.err"; then
-        args+=(-n "$label" "$P run --rm $net busybox true")
+    for net in none bridge; do
+      label="podman run --network $net"
+      if tmo "${NETNS[@]}" $P run --rm --network $net busybox true </dev/null >/dev/null 2>"$RAW/porcelain-podman.err"; then
+        args+=(-n "$label" "$P run --rm --network $net busybox true")
       else
-        fail podman "porcelain ($label)" "$RAW/porcelain-podman.err"
+        fail podman "porcelain ($label)" "$RAW/porcelain-podman.err" $?
       fi
     done
   else
@@ -351,7 +399,8 @@ else
   fi
   if [ ${#args[@]} -gt 0 ]; then
     say "benchmark porcelain (in a private network namespace)"
-    in_netns hyperfine -N --style basic --export-json "$RAW/hf-porcelain.json" \
+    timeout -k 10 "$BENCH_HF_TIMEOUT" "${NETNS[@]}" \
+      hyperfine -N --style basic --export-json "$RAW/hf-porcelain.json" \
       --warmup 2 --runs "$BENCH_PORCELAIN_RUNS" "${args[@]}" >&2 ||
       fail all porcelain "hyperfine failed"
   fi
@@ -365,27 +414,23 @@ say "syscall profile (strace -f -c, $BENCH_SAMPLES samples each${HUSK_TRACE:+, a
 for r in "${RUN_OK[@]}" unshare; do
   cmd=$(start_cmd "$r")
   for i in $(seq "$BENCH_SAMPLES"); do
-    # shellcheck disable=SC2086
-    strace -f -c -o "$RAW/strace-sys-$r-$i.txt" $cmd </dev/null >/dev/null 2>&1 ||
+    tmo strace -f -c -o "$RAW/strace-sys-$r-$i.txt" $cmd </dev/null >/dev/null 2>&1 ||
       fail "$r" strace "strace -f -c $cmd failed"
-    # shellcheck disable=SC2086
-    strace -f -c -w -o "$RAW/strace-wall-$r-$i.txt" $cmd </dev/null >/dev/null 2>&1 || true
+    tmo strace -f -c -w -o "$RAW/strace-wall-$r-$i.txt" $cmd </dev/null >/dev/null 2>&1 || true
     if [ -n "$HUSK_TRACE" ]; then
-      # shellcheck disable=SC2086
-      "$HUSK_TRACE" --json -o "$RAW/trace-$r-$i.json" -- $cmd </dev/null >/dev/null 2>"$RAW/trace-$r.err" ||
-        { fail "$r" husk-trace "$RAW/trace-$r.err"; rm -f "$RAW/trace-$r-$i.json"; }
+      tmo "$HUSK_TRACE" --json -o "$RAW/trace-$r-$i.json" -- $cmd </dev/null >/dev/null 2>"$RAW/trace-$r.err" ||
+        { fail "$r" husk-trace "$RAW/trace-$r.err" $?; rm -f "$RAW/trace-$r-$i.json"; }
     fi
   done
 done
-[ -n "$HUSK_TRACE" ] || echo "husk-trace not built (looked in $BUILD/ebpf and $BUILD)" >"$RAW/trace-skipped"
+[ -n "$HUSK_TRACE" ] || echo "husk-trace not built (looked in $BUILD/runtime, $BUILD/ebpf and $BUILD)" >"$RAW/trace-skipped"
 
 # Peak RSS of one start ------------------------------------------------------
 say "peak RSS (/usr/bin/time, $BENCH_RSS_SAMPLES samples each)"
 for r in "${RUN_OK[@]}" unshare; do
   cmd=$(start_cmd "$r")
   for i in $(seq "$BENCH_RSS_SAMPLES"); do
-    # shellcheck disable=SC2086
-    /usr/bin/time -f %M -a -o "$RAW/rss-$r.txt" $cmd </dev/null >/dev/null 2>&1 ||
+    tmo /usr/bin/time -f %M -a -o "$RAW/rss-$r.txt" $cmd </dev/null >/dev/null 2>&1 ||
       fail "$r" rss "/usr/bin/time $cmd failed"
   done
 done
@@ -421,8 +466,13 @@ ver() { "$@" 2>/dev/null | head -1 || true; }
   echo "rss_samples=$BENCH_RSS_SAMPLES"
   echo "quick=${BENCH_QUICK:-}"
   echo "elapsed_s=$(($(date +%s) - T0))"
+  echo "load_start=$LOAD_START"
+  echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$RAW/meta.txt"
 
 mkdir -p "$HERE/results"
+if [ -n "${BENCH_KEEP_RAW:-}" ]; then
+  mkdir -p "$BENCH_KEEP_RAW" && cp -a "$RAW/." "$BENCH_KEEP_RAW/"
+fi
 "$PY" "$HERE/report.py" "$RAW" "$HERE/results/$BENCH_TAG"
 say "done in $(($(date +%s) - T0)) s: $HERE/results/$BENCH_TAG.{md,json,png}"

@@ -6,7 +6,9 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake pkg-config clang-format
-  libjson-c-dev libseccomp-dev libcap-dev
+  libjson-c-dev libseccomp-dev libcap-dev nettle-dev
+  # husk-image (archives and registries; kept out of the husk binary)
+  libarchive-dev libcurl4-openssl-dev
   # unit tests
   libcmocka-dev valgrind
   # integration tests
@@ -15,6 +17,8 @@ PACKAGES=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   # clients and anchors for compatibility tests and benchmarks
   crun runc podman containerd uidmap slirp4netns
+  # image tests: a local registry and a tool to push to it
+  skopeo docker-registry
   # benchmarks
   hyperfine python3-matplotlib
 )

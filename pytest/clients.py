@@ -22,9 +22,10 @@ import hashlib
 import io
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
-import stat
 import subprocess
 import tarfile
 import tempfile
@@ -92,8 +93,18 @@ def require_client(*binaries):
     return rt
 
 
-def run(argv, *, env=None, timeout=60, check=True, input=None, what=None):
+# Default time limit of one client command.  runc needs well under a second for
+# each; a runtime that deadlocks should fail the test quickly, not stall CI.
+CMD_TIMEOUT = float(os.environ.get("HUSK_CLIENT_TIMEOUT", "20"))
+
+
+class ClientHang(AssertionError):
+    """A client command did not finish in time."""
+
+
+def run(argv, *, env=None, timeout=None, check=True, input=None):
     """Run argv, capture output; on unexpected failure raise with full detail."""
+    timeout = timeout or CMD_TIMEOUT
     try:
         p = subprocess.run(
             argv,
@@ -106,18 +117,25 @@ def run(argv, *, env=None, timeout=60, check=True, input=None, what=None):
             stdin=None if input is not None else subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as e:
-        raise AssertionError(f"timed out after {timeout}s: {' '.join(argv)}\n{e.stdout}\n{e.stderr}")
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
+        raise ClientHang(f"timed out after {timeout}s: {' '.join(argv)}\nstdout:\n{out}\nstderr:\n{err}")
     if check and p.returncode != 0:
-        raise AssertionError(describe(p, what))
+        raise AssertionError(describe(p))
     return p
 
 
-def describe(p, what=None):
+def try_run(argv, *, env=None, timeout=None):
+    """run() for cleanup paths: never raises, returns None on timeout/failure to start."""
+    try:
+        return run(argv, env=env, timeout=timeout, check=False)
+    except (ClientHang, OSError):
+        return None
+
+
+def describe(p):
     argv = p.args if isinstance(p.args, str) else " ".join(p.args)
-    msg = f"command: {argv}\nexit: {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
-    if what:
-        msg += "\n" + what()
-    return msg
+    return f"command: {argv}\nexit: {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
 
 
 def mounts_under(prefix):
@@ -149,6 +167,72 @@ def unmount_under(prefix):
 def rmtree(path):
     unmount_under(path)
     shutil.rmtree(path, ignore_errors=True)
+
+
+def pids_mentioning(needle):
+    """PIDs whose argv contains `needle` (a unique temp path of ours)."""
+    needle = needle.encode()
+    me = os.getpid()
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == me:
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                if needle in f.read():
+                    pids.append(int(d))
+        except OSError:
+            pass
+    return pids
+
+
+def kill_pids(pids, sig=signal.SIGKILL):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def cgroup_roots():
+    """Mount points of every cgroup v1 hierarchy and of cgroup2."""
+    roots = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            fstype = fields[fields.index("-") + 1]
+            if fstype in ("cgroup", "cgroup2"):
+                roots.append(fields[4])
+    return roots
+
+
+def remove_cgroup_tree(rel):
+    """Kill what is left in the cgroup `rel` (ours: a unique name) and rmdir it everywhere."""
+    rel = rel.strip("/")
+    if not rel:
+        return []
+    left = []
+    for root in cgroup_roots():
+        top = os.path.join(root, rel)
+        if not os.path.isdir(top):
+            continue
+        for dirpath, _dirs, _files in os.walk(top, topdown=False):
+            for _ in range(40):
+                try:
+                    with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                        kill_pids(int(x) for x in f.read().split())
+                except OSError:
+                    pass
+                try:
+                    os.rmdir(dirpath)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            else:
+                left.append(dirpath)
+    return left
 
 
 def _make_trace_wrapper(dirpath, runtime):
@@ -285,27 +369,70 @@ def overlay_usable(where):
         rmtree(d)
 
 
+class _Client:
+    """Shared bits: trace wrapper, the hang circuit-breaker, failure detail."""
+
+    def __init__(self, base, runtime):
+        self.base = base
+        # unique, names our cgroups / containerd namespace: [A-Za-z0-9]+ joined by '-'
+        self.tag = re.sub(r"[^A-Za-z0-9]+", "-", os.path.basename(base)).strip("-")
+        self.real_runtime = runtime
+        self.runtime = runtime
+        self.trace_log = None
+        if os.environ.get("HUSK_CLIENT_TRACE"):
+            self.runtime, self.trace_log = _make_trace_wrapper(os.path.join(base, "trace"), runtime)
+        self.hung = None
+        self.env = None
+
+    def in_tty(self, argv, check=False, timeout=None):
+        """Run argv under `script`, i.e. with a pseudo-terminal as its stdio."""
+        return self._call(["script", "-qec", shlex.join(argv), "/dev/null"], self.env, check,
+                          timeout, None)
+
+    def _call(self, argv, env, check, timeout, input):
+        if self.hung:
+            raise AssertionError("not run: an earlier client command hung and its processes may "
+                                 f"still hold the runtime's locks:\n{self.hung}")
+        try:
+            p = run(argv, env=env, timeout=timeout, check=False, input=input)
+        except ClientHang as e:
+            self.hung = str(e).splitlines()[0]
+            raise ClientHang(str(e) + self.extra()) from None
+        if check and p.returncode != 0:
+            raise AssertionError(self.explain(p))
+        return p
+
+    def extra(self):
+        msg = ""
+        if self.trace_log and os.path.exists(self.trace_log):
+            with open(self.trace_log) as f:
+                msg += "\nruntime invocations:\n" + f.read()[-4000:]
+        return msg
+
+    def explain(self, p):
+        """Failure detail: the command, its output, the runtime's argv when traced."""
+        return describe(p) + self.extra()
+
+
 # podman 4.3 (containers/image 5.23) keeps a blob-info cache here for root, whatever
 # the storage root; the cleanup removes it again if the tests created it.
 BLOB_INFO_CACHE = "/var/lib/containers/cache"
 
 
-class Podman:
-    """podman with private config and storage under `base`."""
+class Podman(_Client):
+    """podman with private config, storage and cgroup parent under `base`."""
 
     def __init__(self, base, runtime, driver=None):
-        self.base = base
+        super().__init__(base, runtime)
         self._preexisting = [d for d in (os.path.dirname(BLOB_INFO_CACHE), BLOB_INFO_CACHE)
                              if os.path.exists(d)]
-        self.real_runtime = runtime
-        self.trace_log = None
-        self.runtime = runtime
-        if os.environ.get("HUSK_CLIENT_TRACE"):
-            self.runtime, self.trace_log = _make_trace_wrapper(os.path.join(base, "trace"), runtime)
         self.driver = driver or os.environ.get("HUSK_PODMAN_DRIVER") or (
             "overlay" if overlay_usable(base) else "vfs")
+        # Containers land in <cgroup_parent>/libpod-ID and conmon in <cgroup_parent>/conmon.
+        self.cgroup_parent = "/" + self.tag
         self.root = os.path.join(base, "storage")
         self.runroot = os.path.join(base, "runroot")
+        self.tmpdir = os.path.join(base, "tmp")
         for d in ("storage", "runroot", "tmp", "libpod", "volumes", "cni", "conf", "logs"):
             os.makedirs(os.path.join(base, d), exist_ok=True)
         conf = os.path.join(base, "conf")
@@ -330,7 +457,7 @@ class Podman:
                 'lock_type = "file"\n'
                 f"runtime_supports_json = {json.dumps(PODMAN_RUNTIMES_JSON)}\n"
                 f"static_dir = {j(os.path.join(base, 'libpod'))}\n"
-                f"tmp_dir = {j(os.path.join(base, 'tmp'))}\n"
+                f"tmp_dir = {j(self.tmpdir)}\n"
                 f"volume_path = {j(os.path.join(base, 'volumes'))}\n"
                 "num_locks = 128\n"
             )
@@ -348,7 +475,7 @@ class Podman:
             CONTAINERS_CONF=self.containers_conf,
             CONTAINERS_STORAGE_CONF=self.storage_conf,
             CONTAINERS_REGISTRIES_CONF=self.registries_conf,
-            TMPDIR=os.path.join(base, "tmp"),
+            TMPDIR=self.tmpdir,
         )
         self.env.pop("XDG_RUNTIME_DIR", None)
         self.env.pop("XDG_CONFIG_HOME", None)
@@ -356,33 +483,35 @@ class Podman:
     def argv(self, *args, debug=False):
         a = ["podman", "--runtime", self.runtime, "--root", self.root, "--runroot", self.runroot,
              "--storage-driver", self.driver, "--cgroup-manager", "cgroupfs",
-             "--events-backend", "file", "--tmpdir", os.path.join(self.base, "tmp")]
+             "--events-backend", "file", "--tmpdir", self.tmpdir]
         if debug:
             a.append("--log-level=debug")
-        return a + [str(x) for x in args]
+        args = [str(x) for x in args]
+        if args and args[0] in ("run", "create"):
+            args.insert(1, "--cgroup-parent=" + self.cgroup_parent)
+        return a + args
 
-    def __call__(self, *args, check=True, timeout=60, input=None):
-        p = run(self.argv(*args), env=self.env, timeout=timeout, check=False, input=input)
-        if check and p.returncode != 0:
-            raise AssertionError(self.explain(p))
-        return p
+    def __call__(self, *args, check=True, timeout=None, input=None):
+        return self._call(self.argv(*args), self.env, check, timeout, input)
 
-    def explain(self, p):
-        """Failure detail: the command, its output, and a debug re-run hint."""
-        msg = describe(p)
-        if self.trace_log and os.path.exists(self.trace_log):
-            with open(self.trace_log) as f:
-                msg += "\nruntime invocations:\n" + f.read()[-4000:]
-        return msg
-
-    def debug_run(self, *args, timeout=60):
+    def debug_run(self, *args, timeout=None):
         """Run with --log-level=debug (shows conmon/runtime command lines)."""
-        return run(self.argv(*args, debug=True), env=self.env, timeout=timeout, check=False)
+        return try_run(self.argv(*args, debug=True), env=self.env, timeout=timeout)
 
     def cleanup(self):
-        for args in (("rm", "-af", "-t", "0"), ("rmi", "-af")):
-            run(self.argv(*args), env=self.env, timeout=60, check=False)
-        run(self.argv("system", "reset", "-f"), env=self.env, timeout=60, check=False)
+        """Remove every container, image, process, cgroup, mount and file of ours."""
+        ids = []
+        if not self.hung:
+            p = try_run(self.argv("ps", "-aq", "--no-trunc"), env=self.env)
+            ids = p.stdout.split() if p else []
+            try_run(self.argv("rm", "-af", "-t", "0"), env=self.env)
+        # conmon and runtime processes name our dirs; container processes sit in our cgroups.
+        kill_pids(pids_mentioning(self.base))
+        remove_cgroup_tree(self.cgroup_parent)
+        try_run(self.argv("rm", "-af", "-t", "0"), env=self.env)
+        try_run(self.argv("rmi", "-af"), env=self.env)
+        try_run(self.argv("system", "reset", "-f"), env=self.env)
+        kill_pids(pids_mentioning(self.base))
         rmtree(self.base)
         if BLOB_INFO_CACHE not in self._preexisting:
             shutil.rmtree(BLOB_INFO_CACHE, ignore_errors=True)
@@ -391,24 +520,20 @@ class Podman:
                     os.rmdir(os.path.dirname(BLOB_INFO_CACHE))
                 except OSError:
                     pass
+        return ids
 
 
 # --------------------------------------------------------------------------
 # containerd
 
 
-class Containerd:
+class Containerd(_Client):
     """A private containerd daemon under `base`, stopped by PID."""
 
-    NS = "husk-test"
-
     def __init__(self, base, runtime):
-        self.base = base
-        self.real_runtime = runtime
-        self.runtime = runtime
-        self.trace_log = None
-        if os.environ.get("HUSK_CLIENT_TRACE"):
-            self.runtime, self.trace_log = _make_trace_wrapper(os.path.join(base, "trace"), runtime)
+        super().__init__(base, runtime)
+        # The namespace names ctr's cgroups (/<ns>/<id>): unique, so cleanup can remove them.
+        self.NS = self.tag
         self.root = os.path.join(base, "root")
         self.state = os.path.join(base, "state")
         self.sock = os.path.join(base, "containerd.sock")
@@ -455,8 +580,8 @@ class Containerd:
             if self.proc.poll() is not None:
                 raise AssertionError(f"containerd exited with {self.proc.returncode}:\n{self.log_tail()}")
             if os.path.exists(self.sock):
-                p = run(["ctr", "-a", self.sock, "version"], check=False, timeout=5)
-                if p.returncode == 0:
+                p = try_run(["ctr", "-a", self.sock, "version"], timeout=5)
+                if p is not None and p.returncode == 0:
                     return
             time.sleep(0.05)
         raise AssertionError(f"containerd did not come up in {timeout}s:\n{self.log_tail()}")
@@ -471,11 +596,8 @@ class Containerd:
     def ctr_argv(self, *args):
         return ["ctr", "-a", self.sock, "-n", self.NS] + [str(a) for a in args]
 
-    def ctr(self, *args, check=True, timeout=60, input=None):
-        p = run(self.ctr_argv(*args), timeout=timeout, check=False, input=input)
-        if check and p.returncode != 0:
-            raise AssertionError(self.explain(p))
-        return p
+    def ctr(self, *args, check=True, timeout=None, input=None):
+        return self._call(self.ctr_argv(*args), None, check, timeout, input)
 
     def runtime_flags(self):
         return ["--runc-binary", self.runtime, "--runc-root", self.runc_root, "--fifo-dir", self.fifo_dir]
@@ -494,53 +616,37 @@ class Containerd:
                         pass
         return "\n".join(out)
 
-    def explain(self, p):
-        msg = describe(p)
+    def extra(self):
+        msg = super().extra()
         logs = self.runtime_logs()
         if logs:
             msg += "\nruntime logs:\n" + logs
-        if self.trace_log and os.path.exists(self.trace_log):
-            with open(self.trace_log) as f:
-                msg += "\nruntime invocations:\n" + f.read()[-4000:]
-        msg += "\ncontainerd log (tail):\n" + self.log_tail(3000)
-        return msg
-
-    def _our_shims(self):
-        """PIDs of shims started by *our* daemon (their argv names our socket)."""
-        pids = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
-            if argv and argv[0].endswith(b"containerd-shim-runc-v2") and self.sock.encode() in argv:
-                pids.append(int(d))
-        return pids
+        tail = "\n".join(ln for ln in self.log_tail(20000).splitlines()
+                         if "level=debug" not in ln and "level=info" not in ln)
+        return msg + "\ncontainerd log (warnings/errors, tail):\n" + tail[-3000:]
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
+        """Stop our daemon by PID and remove every task, shim, cgroup, mount and file of ours."""
+        if self.proc is not None and self.proc.poll() is None and not self.hung:
             # Remove whatever a failed test left behind while the daemon is up.
-            p = self.ctr("tasks", "ls", "-q", check=False, timeout=15)
-            for cid in p.stdout.split():
-                self.ctr("tasks", "kill", "-s", "SIGKILL", "--all", cid, check=False, timeout=15)
-                self.ctr("tasks", "delete", "-f", cid, check=False, timeout=15)
-            p = self.ctr("containers", "ls", "-q", check=False, timeout=15)
-            for cid in p.stdout.split():
-                self.ctr("containers", "delete", cid, check=False, timeout=15)
+            p = try_run(self.ctr_argv("tasks", "ls", "-q"), timeout=10)
+            for cid in (p.stdout.split() if p else []):
+                try_run(self.ctr_argv("tasks", "kill", "-s", "SIGKILL", "--all", cid), timeout=10)
+                try_run(self.ctr_argv("tasks", "delete", "-f", cid), timeout=10)
+            p = try_run(self.ctr_argv("containers", "ls", "-q"), timeout=10)
+            for cid in (p.stdout.split() if p else []):
+                try_run(self.ctr_argv("containers", "delete", cid), timeout=10)
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for pid in self._our_shims():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        # Shims (argv names our socket) and runtime processes (argv names our dirs),
+        # then whatever still runs in our containers' cgroups.
+        kill_pids(pids_mentioning(self.base))
+        remove_cgroup_tree(self.NS)
         if self._log:
             self._log.close()
         rmtree(self.base)

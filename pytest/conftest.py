@@ -4,8 +4,9 @@ The runtime under test is `$HUSK_OCI` if set (e.g. /usr/sbin/runc, to check
 the tests themselves), else `$HUSK_BUILD/runtime/husk-oci`; the probe is
 `$HUSK_PROBE` or `$HUSK_BUILD/harness/probe` (HUSK_BUILD defaults to
 <repo>/build).  `$HUSK_OCI_ARGS` adds global flags to every runtime call
-(e.g. `--cgroup-manager=disabled` while cgroup support is missing).  Run as
-root:
+(e.g. `--cgroup-manager=disabled` while cgroup support is missing);
+`HUSK_KEEP_TMP=1` keeps the test dirs (/tmp/husktest-*) for a post-mortem.
+Run as root:
 
     HUSK_BUILD=/abs/build /usr/bin/python3 -m pytest -ra pytest
 
@@ -92,6 +93,9 @@ def session_dir():
             f"not removing {d}: mounts are left under it: "
             + ", ".join(m["mount_point"] for m in left)
         )
+        return
+    if os.environ.get("HUSK_KEEP_TMP"):
+        print(f"\nHUSK_KEEP_TMP: test dirs kept in {d}")
         return
     subprocess.run(["rm", "-rf", "--one-file-system", str(d)], check=False)
 

@@ -149,25 +149,19 @@ def test_cgroups_memory_hog_is_oom_killed_137(oci, make_bundle):
 
 def test_cgroups_fork_bomb_stops_at_pids_limit(oci, bundle):
     limit = 16
-    cid, pid, dirs = start(
-        oci, bundle, ["sh", "-c", "while :; do sleep 100 & done"], {"pids": {"limit": limit}},
-        "forkbomb",
-    )  # fmt: skip
+    cid, pid, dirs = start(oci, bundle, ["sleep", "1000"], {"pids": {"limit": limit}}, "forkbomb")
+    # busybox sh gives up at the first refused fork; its children stay
+    bomb = "while :; do sleep 100 </dev/null >/dev/null 2>&1 & done"
+    res = oci("exec", cid, "sh", "-c", bomb, timeout=60)
+    assert not res.timed_out, f"the fork bomb was not stopped:\n{res.describe()}"
     pids_dir = dirs["unified"] if LAYOUT == "v2" else dirs["pids"]
-    deadline = time.monotonic() + 10
-    current = 0
-    while time.monotonic() < deadline:
-        current = int(read(os.path.join(pids_dir, "pids.current")))
-        if current >= limit:
-            break
-        time.sleep(0.05)
-    time.sleep(0.5)  # let it keep trying
+    # the bomb filled the cgroup up to the limit, then its shell gave up
     current = int(read(os.path.join(pids_dir, "pids.current")))
-    assert current == limit, f"pids.current {current}, limit {limit}"
+    assert limit - 1 <= current <= limit, f"pids.current {current}, limit {limit}"
     assert read(os.path.join(pids_dir, "pids.max")) == str(limit)
     refused = keyed(os.path.join(pids_dir, "pids.events"), "max")
-    assert refused and refused > 0, "no fork was refused"
-    assert int(stats(oci, cid)["pids"]["current"]) == limit
+    assert refused and refused > 0, "no fork was refused at the limit"
+    assert int(stats(oci, cid)["pids"]["current"]) == current
     # the host can still fork
     assert subprocess.run(["true"]).returncode == 0
     # delete kills every one of them
@@ -210,21 +204,32 @@ def test_cgroups_cpuset_pins_the_process(oci, bundle):
     assert m and m.group(1) == str(want), f"affinity {m and m.group(1)}, want {want}"
 
 
-def test_cgroups_device_rules_are_enforced(oci, bundle):
-    bundle.set_args(
-        "sh", "-c",
-        "head -c 1 /dev/zero >/dev/null 2>&1 && echo zero-ok || echo zero-denied;"
-        "echo x > /dev/null && echo null-ok",
-    )  # fmt: skip
-    bundle.linux["resources"] = {
-        "devices": [
-            {"allow": False, "access": "rwm"},
-            {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
-        ]
-    }
+def _try_loop_control(oci, bundle, devices):
+    """Make a /dev/loop-control node (10:237, not among the default devices
+    of husk or runc) inside the container and try to open it."""
+    bundle.set_args("sh", "-c", "mknod /tmp/lc c 10 237 && exec /bin/probe try open-write /tmp/lc")
+    for caps in bundle.process["capabilities"].values():
+        caps.append("CAP_MKNOD")
+    bundle.linux["resources"] = {"devices": devices}
     res = oci.run(bundle)
-    assert_ok(res, "run with device rules")
-    assert "zero-denied" in res.stdout and "null-ok" in res.stdout, res.describe()
+    lines = res.json_lines()
+    assert lines, f"no probe report:\n{res.describe()}"
+    return lines[-1]["result"]
+
+
+def test_cgroups_device_rules_are_enforced(oci, make_bundle):
+    deny_all = [{"allow": False, "access": "rwm"}]
+    # the default spec's deny-all: refused, /dev/null (a default device) fine
+    assert _try_loop_control(oci, make_bundle(), deny_all) == "EPERM"
+    b = make_bundle()
+    b.set_args("sh", "-c", "echo x > /dev/null && head -c 1 /dev/zero >/dev/null && echo ok")
+    b.linux["resources"] = {"devices": deny_all}
+    res = oci.run(b)
+    assert_ok(res, "default devices under deny-all")
+    assert "ok" in res.stdout
+    # an allow rule for it: the device cgroup lets it through
+    allow = deny_all + [{"allow": True, "type": "c", "major": 10, "minor": 237, "access": "rw"}]
+    assert _try_loop_control(oci, make_bundle(), allow) != "EPERM"
 
 
 # ---------------------------------------------------------------------------
@@ -303,7 +308,9 @@ def test_cgroups_events_stats_reports_usage(oci, bundle):
         p.wait(timeout=10)
     except subprocess.TimeoutExpired:
         p.kill()
-        pytest.fail("events did not end when the container stopped")
+        p.wait()
+        if not oci.is_runc:  # runc's events keeps running
+            pytest.fail("events did not end when the container stopped")
     oci.delete(cid, force=True)
 
 
@@ -337,6 +344,7 @@ def test_cgroups_container_sees_its_own_limits(oci, bundle, cgroupns):
     script += "; cat /proc/self/cgroup; touch /sys/fs/cgroup/x 2>/dev/null && echo writable"
     if LAYOUT == "hybrid":
         script += "; test -f /sys/fs/cgroup/unified/cgroup.procs && echo unified-ok"
+    script += "; true"
     bundle.set_args("sh", "-c", script)
     bundle.config["mounts"].append(
         {
@@ -360,7 +368,7 @@ def test_cgroups_container_sees_its_own_limits(oci, bundle, cgroupns):
     assert "pids=33" in out, out
     assert re.search(r"cpu=50000( 100000)?\b", out), out
     assert "writable" not in out, "the ro cgroup mount is writable"
-    if LAYOUT == "hybrid":
+    if LAYOUT == "hybrid" and not oci.is_runc:  # husk also shows the unified part
         assert "unified-ok" in out, out
     if cgroupns:
         paths = [ln.split(":", 2)[2] for ln in out.splitlines() if re.match(r"^\d+:", ln)]

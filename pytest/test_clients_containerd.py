@@ -6,14 +6,22 @@ the busybox image is imported, and the runtime is selected per container with
 """
 
 import os
-import shlex
 import shutil
 import tempfile
 import time
 
 import pytest
 
-from clients import IMAGE_NAME, Containerd, client_image, mounts_under, require_client, run  # noqa: F401
+from clients import (  # noqa: F401
+    IMAGE_NAME,
+    Containerd,
+    cgroup_roots,
+    client_image,
+    mounts_under,
+    pids_mentioning,
+    require_client,
+    rmtree,
+)
 
 IMG = IMAGE_NAME
 
@@ -22,16 +30,21 @@ IMG = IMAGE_NAME
 def ctrd(client_image):  # noqa: F811
     runtime = require_client("containerd", "ctr", "containerd-shim-runc-v2")
     base = tempfile.mkdtemp(prefix="husk-ctrd-", dir="/tmp")
-    cd = Containerd(base, runtime)
+    cd = None
     try:
+        cd = Containerd(base, runtime)
         cd.start()
         p = cd.ctr("images", "import", client_image)
         assert IMG in p.stdout + p.stderr, cd.explain(p)
         yield cd
     finally:
-        cd.stop()
+        if cd is not None:
+            cd.stop()
+        rmtree(base)
     assert mounts_under(base) == []
     assert not os.path.exists(base)
+    assert pids_mentioning(base) == []
+    assert [r for r in cgroup_roots() if os.path.exists(os.path.join(r, cd.NS))] == []
 
 
 def _task_status(cd, cid):
@@ -73,7 +86,7 @@ def test_ctr_run_propagates_exit_code(ctrd):
 def test_ctr_run_passes_stdin(ctrd):
     # ctr 1.6 never closes the task's stdin on EOF, so read exactly one line.
     p = ctrd.ctr("run", "--rm", *ctrd.runtime_flags(), IMG, "husk-stdin", "head", "-n", "1",
-                 input="through stdin\nnot read\n", timeout=30)
+                 input="through stdin\nnot read\n")
     assert p.stdout == "through stdin\n", ctrd.explain(p)
 
 
@@ -124,9 +137,8 @@ def test_ctr_kill_sigkill_stops_sleeping_task(ctrd):
 def test_ctr_run_with_tty(ctrd):
     if shutil.which("script") is None:
         pytest.skip("script (bsdutils) is not installed")
-    cmd = shlex.join(ctrd.ctr_argv("run", "--rm", "-t", *ctrd.runtime_flags(), IMG, "husk-tty",
-                                   "sh", "-c", "tty; test -t 0 && test -t 1 && echo both-tty"))
-    p = run(["script", "-qec", cmd, "/dev/null"], check=False, timeout=60)
+    p = ctrd.in_tty(ctrd.ctr_argv("run", "--rm", "-t", *ctrd.runtime_flags(), IMG, "husk-tty",
+                                  "sh", "-c", "tty; test -t 0 && test -t 1 && echo both-tty"))
     out = p.stdout.replace("\r", "")
     assert p.returncode == 0, ctrd.explain(p)
     assert "/dev/pts/0" in out and "both-tty" in out, ctrd.explain(p)

@@ -5,15 +5,21 @@ podman gets private config/storage under a temp dir that is removed afterwards.
 """
 
 import os
-import shlex
 import shutil
-import subprocess
 import tempfile
 import time
 
 import pytest
 
-from clients import IMAGE_NAME, Podman, client_image, require_client, run  # noqa: F401
+from clients import (  # noqa: F401
+    IMAGE_NAME,
+    Podman,
+    cgroup_roots,
+    client_image,
+    pids_mentioning,
+    require_client,
+    rmtree,
+)
 
 IMG = IMAGE_NAME
 
@@ -22,14 +28,19 @@ IMG = IMAGE_NAME
 def podman(client_image):  # noqa: F811
     runtime = require_client("podman", "conmon")
     base = tempfile.mkdtemp(prefix="husk-pm-", dir="/tmp")
-    pm = Podman(base, runtime)
+    pm = None
     try:
+        pm = Podman(base, runtime)
         p = pm("load", "-i", client_image)
         assert IMG in p.stdout + p.stderr, pm.explain(p)
         yield pm
     finally:
-        pm.cleanup()
+        if pm is not None:
+            pm.cleanup()
+        rmtree(base)
     assert not os.path.exists(base)
+    assert pids_mentioning(base) == []
+    assert [r for r in cgroup_roots() if os.path.exists(r + pm.cgroup_parent)] == []
 
 
 def _wait_state(pm, name, want, timeout=10):
@@ -111,9 +122,8 @@ def test_podman_kill_delivers_signal(podman):
 def test_podman_run_with_tty(podman):
     if shutil.which("script") is None:
         pytest.skip("script (bsdutils) is not installed")
-    cmd = shlex.join(podman.argv("run", "--rm", "-t", IMG, "sh", "-c",
-                                 "tty; test -t 0 && test -t 1 && echo both-tty"))
-    p = run(["script", "-qec", cmd, "/dev/null"], env=podman.env, check=False, timeout=60)
+    p = podman.in_tty(podman.argv("run", "--rm", "-t", IMG, "sh", "-c",
+                                  "tty; test -t 0 && test -t 1 && echo both-tty"))
     out = p.stdout.replace("\r", "")
     assert p.returncode == 0, podman.explain(p)
     assert "/dev/pts/0" in out and "both-tty" in out, podman.explain(p)

@@ -1317,7 +1317,8 @@ int husk_cg_mkdir(int rootfd, const char *rel, bool *created, husk_err *err)
 
 /* v1 cpuset: a new cgroup starts with empty cpus/mems and refuses tasks; copy
  * the parent's values (like runc), unless the spec sets them right after. */
-static int cpuset_inherit(int rootfd, const char *rel, bool cpus, bool mems, husk_err *err)
+static int cpuset_inherit(int rootfd, const char *rel, int dirfd, bool cpus, bool mems,
+                          husk_err *err)
 {
   static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
   bool want[] = {cpus, mems};
@@ -1326,11 +1327,16 @@ static int cpuset_inherit(int rootfd, const char *rel, bool cpus, bool mems, hus
   if (slash == NULL)
     return 0;
   *slash = '\0';
-  husk_cg_dir d = {.label = (char *)rel, .fd = -1};
-  _cleanup_close_ int fd = openat(rootfd, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return husk_errorf(err, errno, "open %s/%s", G.root, rel);
-  d.fd = fd;
+  if (!cpus && !mems)
+    return 0;
+  husk_cg_dir d = {.label = (char *)rel, .fd = dirfd};
+  _cleanup_close_ int fd = -1;
+  if (dirfd < 0) {
+    fd = openat(rootfd, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+      return husk_errorf(err, errno, "open %s/%s", G.root, rel);
+    d.fd = fd;
+  }
   for (int i = 0; i < 2; i++) {
     if (!want[i])
       continue;
@@ -1376,7 +1382,7 @@ static int make_v1_dir(int rootfd, husk_cg_dir *d, bool cpuset, const husk_resou
       bool leaf = saved == '\0';
       if (c && leaf)
         created = true;
-      else if (c && cpuset && (ret = cpuset_inherit(rootfd, buf, true, true, err)) < 0)
+      else if (c && cpuset && (ret = cpuset_inherit(rootfd, buf, -1, true, true, err)) < 0)
         return ret;
       if (leaf)
         break;
@@ -1390,7 +1396,7 @@ static int make_v1_dir(int rootfd, husk_cg_dir *d, bool cpuset, const husk_resou
   if (d->fd < 0)
     return husk_errorf(err, errno, "open %s/%s", G.root, rel);
   if (created && cpuset &&
-      (ret = cpuset_inherit(rootfd, rel, !(r && r->cpus), !(r && r->mems), err)) < 0)
+      (ret = cpuset_inherit(rootfd, rel, d->fd, !(r && r->cpus), !(r && r->mems), err)) < 0)
     return ret;
   return 0;
 }

@@ -6,6 +6,7 @@
 #define HUSK_REFERENCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "error.h"
 

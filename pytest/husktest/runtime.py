@@ -179,10 +179,24 @@ class Runtime:
         return res.json()
 
     def start(self, cid, check=True):
-        res = self("start", cid, check=check)
+        res = self("start", cid, check=False)
         if res.returncode == 0:
             self._remember_pid(cid)
+        elif check:
+            raise RuntimeFailed(res.describe() + self.container_output(cid))
         return res
+
+    def container_output(self, cid):
+        """The stdout/stderr the container's process wrote (create/start)."""
+        bundle = self.bundles.get(cid)
+        if bundle is None:
+            return ""
+        out = []
+        for name in ("stdout.log", "stderr.log"):
+            text = _read_file(bundle.path / name)
+            if text:
+                out.append(f"\n--- container {name} ---\n{text[-4000:]}")
+        return "".join(out)
 
     def state(self, cid, check=True):
         res = self("state", cid, check=check)
@@ -223,6 +237,15 @@ class Runtime:
             self.pids[cid] = (pid, host.pid_start_time(pid))
 
     # -- cleanup ------------------------------------------------------------
+    def _state_quick(self, cid):
+        res = self("state", cid, timeout=10)
+        if res.returncode != 0:
+            return None
+        try:
+            return json.loads(res.stdout)
+        except ValueError:
+            return None
+
     def leftovers(self, cid):
         """What is left of container `cid` on the host (strings; empty = clean)."""
         problems = []
@@ -253,14 +276,15 @@ class Runtime:
                 except subprocess.TimeoutExpired:
                     pass
         for cid in self.ids:
-            st = self.state(cid, check=False)
+            st = self._state_quick(cid)
             if st and st.get("pid") and cid not in self.pids:
                 pid = int(st["pid"])
                 self.pids[cid] = (pid, host.pid_start_time(pid))
             if st is not None or os.path.lexists(os.path.join(self.root, cid)):
-                res = self("delete", "--force", cid, timeout=DEFAULT_TIMEOUT)
+                res = self("delete", "--force", cid, timeout=20)
                 if res.returncode != 0 or res.timed_out:
-                    problems.append(f"{cid}: `delete --force` failed: {res.stderr.strip()!r}")
+                    why = "timed out" if res.timed_out else f"exit {res.returncode}"
+                    problems.append(f"{cid}: `delete --force` failed ({why}): {res.stderr.strip()!r}")
             rec = self.pids.get(cid)
             if rec:
                 host.wait_pid_gone(rec[0], rec[1], timeout=5)

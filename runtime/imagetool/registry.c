@@ -1,0 +1,825 @@
+/* `husk pull`: the OCI distribution API over libcurl.  HTTPS with certificate
+ * checks, plain HTTP only for loopback and registries marked insecure;
+ * anonymous bearer tokens (WWW-Authenticate: Bearer realm=..,service=..,
+ * scope=..) as Docker Hub hands out; manifest lists and OCI indexes resolved
+ * to one platform; every manifest, config and layer checked against its
+ * digest; layers already in the store are neither downloaded nor unpacked
+ * again. */
+#include "imagetool.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <nettle/sha2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "reference.h"
+#include "util.h"
+
+#define MAX_MANIFEST (8u << 20)
+#define MAX_CONFIG   (32u << 20)
+
+#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
+#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MANIFEST_ACCEPT                                                                            \
+  "Accept: " MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST
+
+static void jsonp(json_object **o)
+{
+  if (o && *o) {
+    json_object_put(*o);
+    *o = NULL;
+  }
+}
+#define _cleanup_json_ __attribute__((cleanup(jsonp)))
+
+static const char *jstr(json_object *o, const char *key)
+{
+  json_object *v;
+  if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+    return json_object_get_string(v);
+  return NULL;
+}
+
+static json_object *jarr(json_object *o, const char *key)
+{
+  json_object *v;
+  if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_array))
+    return v;
+  return NULL;
+}
+
+/* ---- progress ---- */
+
+struct progress {
+  FILE *out;
+  char label[16];
+  uint64_t total;
+  uint64_t last_ns;
+  bool draw;
+};
+
+static void human(uint64_t n, char *buf, size_t len)
+{
+  static const char *const u[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = (double)n;
+  size_t i = 0;
+  while (v >= 1000.0 && i + 1 < HUSK_ARRAY_SIZE(u)) {
+    v /= 1000.0;
+    i++;
+  }
+  snprintf(buf, len, "%.3g%s", v, u[i]);
+}
+
+static void progress_line(struct progress *p, const char *status, uint64_t now, uint64_t total)
+{
+  if (!p->draw)
+    return;
+  if (total == 0) {
+    fprintf(p->out, "\r%s: %s\033[K", p->label, status);
+  } else {
+    char bar[52];
+    int width = 50;
+    int fill = (int)(now >= total ? width : (double)now / (double)total * width);
+    for (int i = 0; i < width; i++)
+      bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[width] = '\0';
+    char a[16], b[16];
+    human(now, a, sizeof(a));
+    human(total, b, sizeof(b));
+    fprintf(p->out, "\r%s: %s [%s] %s/%s\033[K", p->label, status, bar, a, b);
+  }
+  fflush(p->out);
+}
+
+static int xferinfo(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                    curl_off_t ulnow)
+{
+  (void)ultotal;
+  (void)ulnow;
+  struct progress *p = data;
+  uint64_t t = husk_now_ns();
+  if (!p->draw || t - p->last_ns < 100000000ull)
+    return 0;
+  p->last_ns = t;
+  uint64_t total = p->total ? p->total : (uint64_t)(dltotal > 0 ? dltotal : 0);
+  progress_line(p, "Downloading", (uint64_t)dlnow, total);
+  return 0;
+}
+
+/* ---- one HTTP exchange ---- */
+
+struct resp {
+  long status;
+  char *www_auth;
+  char *content_type;
+  char *docker_digest;
+  /* memory sink */
+  char *body;
+  size_t len, cap, max;
+  bool too_big;
+  /* file sink */
+  int fd;
+  struct sha256_ctx sha;
+  uint64_t written;
+  int write_errno;
+};
+
+static void resp_reset_headers(struct resp *r)
+{
+  free(r->www_auth);
+  free(r->content_type);
+  free(r->docker_digest);
+  r->www_auth = r->content_type = r->docker_digest = NULL;
+}
+
+static void resp_free(struct resp *r)
+{
+  resp_reset_headers(r);
+  free(r->body);
+  memset(r, 0, sizeof(*r));
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *data)
+{
+  struct resp *r = data;
+  size_t len = size * n;
+  if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+    resp_reset_headers(r); /* a new response (after a redirect) */
+    return len;
+  }
+  const char *colon = memchr(buf, ':', len);
+  if (colon == NULL)
+    return len;
+  size_t klen = (size_t)(colon - buf);
+  const char *v = colon + 1;
+  size_t vlen = len - klen - 1;
+  while (vlen && (*v == ' ' || *v == '\t')) {
+    v++;
+    vlen--;
+  }
+  while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+    vlen--;
+  char **slot = NULL;
+  if (klen == 16 && strncasecmp(buf, "www-authenticate", 16) == 0)
+    slot = &r->www_auth;
+  else if (klen == 12 && strncasecmp(buf, "content-type", 12) == 0)
+    slot = &r->content_type;
+  else if (klen == 21 && strncasecmp(buf, "docker-content-digest", 21) == 0)
+    slot = &r->docker_digest;
+  if (slot) {
+    free(*slot);
+    *slot = husk_xasprintf("%.*s", (int)vlen, v);
+  }
+  return len;
+}
+
+static size_t on_body(char *buf, size_t size, size_t n, void *data)
+{
+  struct resp *r = data;
+  size_t len = size * n;
+  if (r->fd >= 0) {
+    int w = husk_write_all(r->fd, buf, len);
+    if (w < 0) {
+      r->write_errno = -w;
+      return 0;
+    }
+    sha256_update(&r->sha, len, (const uint8_t *)buf);
+    r->written += len;
+    return len;
+  }
+  if (r->len + len > r->max) {
+    r->too_big = true;
+    return 0;
+  }
+  if (r->len + len + 1 > r->cap) {
+    r->cap = (r->len + len + 1) * 2;
+    r->body = husk_xrealloc(r->body, r->cap);
+  }
+  memcpy(r->body + r->len, buf, len);
+  r->len += len;
+  r->body[r->len] = '\0';
+  return len;
+}
+
+struct reg {
+  char *domain;
+  char *base; /* "https://registry-1.docker.io" */
+  char *repo; /* "library/busybox" */
+  char *token;
+  bool insecure;
+  bool debug;
+};
+
+static int http_get(struct reg *g, const char *url, const char *accept, bool auth, struct resp *r,
+                    struct progress *prog, husk_err *err)
+{
+  CURL *c = curl_easy_init();
+  if (c == NULL)
+    return husk_errorf_plain(err, ENOMEM, "curl_easy_init failed");
+  char errbuf[CURL_ERROR_SIZE] = "";
+  struct curl_slist *hdrs = NULL;
+  if (accept)
+    hdrs = curl_slist_append(hdrs, accept);
+  _cleanup_free_ char *authz = NULL;
+  if (auth && g->token) {
+    authz = husk_xasprintf("Authorization: Bearer %s", g->token);
+    hdrs = curl_slist_append(hdrs, authz);
+  }
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, g->insecure ? "http,https" : "https");
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "husk/" HUSK_VERSION);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  if (g->debug)
+    curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+  if (prog && prog->draw) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, prog);
+  }
+  CURLcode rc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+  curl_easy_cleanup(c);
+  curl_slist_free_all(hdrs);
+  if (rc != CURLE_OK) {
+    if (r->too_big)
+      return husk_errorf_plain(err, EFBIG, "GET %s: response larger than %zu bytes", url, r->max);
+    if (r->write_errno)
+      return husk_errorf(err, r->write_errno, "GET %s: write", url);
+    return husk_errorf_plain(err, EIO, "GET %s: %s", url,
+                             *errbuf ? errbuf : curl_easy_strerror(rc));
+  }
+  return 0;
+}
+
+/* ---- bearer tokens ---- */
+
+/* Value of key in a challenge like: Bearer realm="x",service="y" */
+static char *challenge_param(const char *ch, const char *key)
+{
+  size_t klen = strlen(key);
+  const char *p = ch;
+  while (*p && !isspace((unsigned char)*p))
+    p++; /* skip the scheme */
+  while (*p) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    const char *k = p;
+    while (*p && *p != '=' && *p != ',')
+      p++;
+    size_t kl = (size_t)(p - k);
+    if (*p != '=')
+      continue;
+    p++;
+    const char *v;
+    size_t vl;
+    if (*p == '"') {
+      v = ++p;
+      while (*p && *p != '"')
+        p++;
+      vl = (size_t)(p - v);
+      if (*p == '"')
+        p++;
+    } else {
+      v = p;
+      while (*p && *p != ',')
+        p++;
+      vl = (size_t)(p - v);
+    }
+    if (kl == klen && strncasecmp(k, key, klen) == 0)
+      return husk_xasprintf("%.*s", (int)vl, v);
+  }
+  return NULL;
+}
+
+static int fetch_token(struct reg *g, const char *challenge, husk_err *err)
+{
+  if (strncasecmp(challenge, "Bearer", 6) != 0)
+    return husk_errorf_plain(err, EACCES,
+                             "registry %s asks for %.*s authentication: only anonymous (bearer "
+                             "token) pulls are supported",
+                             g->domain, (int)strcspn(challenge, " "), challenge);
+  _cleanup_free_ char *realm = challenge_param(challenge, "realm");
+  _cleanup_free_ char *service = challenge_param(challenge, "service");
+  _cleanup_free_ char *scope = challenge_param(challenge, "scope");
+  if (realm == NULL)
+    return husk_errorf_plain(err, EACCES, "registry %s: bearer challenge without a realm",
+                             g->domain);
+  if (scope == NULL)
+    scope = husk_xasprintf("repository:%s:pull", g->repo);
+  CURL *c = curl_easy_init();
+  char *es = service ? curl_easy_escape(c, service, 0) : NULL;
+  char *sc = curl_easy_escape(c, scope, 0);
+  curl_easy_cleanup(c);
+  _cleanup_free_ char *url =
+      husk_xasprintf("%s%s%s%s%sscope=%s", realm, strchr(realm, '?') ? "&" : "?",
+                     es ? "service=" : "", es ? es : "", es ? "&" : "", sc);
+  curl_free(es);
+  curl_free(sc);
+  struct resp r = {.fd = -1, .max = 1 << 20};
+  int rc = http_get(g, url, NULL, false, &r, NULL, err);
+  if (rc < 0) {
+    resp_free(&r);
+    return husk_error_wrap(err, "get an anonymous token");
+  }
+  if (r.status != 200) {
+    long st = r.status;
+    resp_free(&r);
+    return husk_errorf_plain(err, EACCES, "token server %s answered HTTP %ld", realm, st);
+  }
+  json_object *o = json_tokener_parse(r.body ? r.body : "");
+  const char *tok = jstr(o, "token");
+  if (tok == NULL)
+    tok = jstr(o, "access_token");
+  if (tok == NULL) {
+    json_object_put(o);
+    resp_free(&r);
+    return husk_errorf_plain(err, EACCES, "token server %s gave no token", realm);
+  }
+  free(g->token);
+  g->token = husk_xstrdup(tok);
+  json_object_put(o);
+  resp_free(&r);
+  return 0;
+}
+
+/* GET with the token dance: a 401 with a Bearer challenge gets a token and
+ * one retry. */
+static int reg_get(struct reg *g, const char *url, const char *accept, struct resp *r,
+                   struct progress *prog, husk_err *err)
+{
+  for (int attempt = 0;; attempt++) {
+    int rc = http_get(g, url, accept, true, r, prog, err);
+    if (rc < 0)
+      return rc;
+    if (r->status != 401 || attempt > 0 || r->www_auth == NULL)
+      return 0;
+    _cleanup_free_ char *ch = husk_xstrdup(r->www_auth);
+    rc = fetch_token(g, ch, err);
+    if (rc < 0)
+      return rc;
+    /* start over with empty sinks */
+    resp_reset_headers(r);
+    r->len = 0;
+    r->status = 0;
+    if (r->fd >= 0) {
+      if (ftruncate(r->fd, 0) < 0 || lseek(r->fd, 0, SEEK_SET) < 0)
+        return husk_errorf(err, errno, "reset download file");
+      sha256_init(&r->sha);
+      r->written = 0;
+    }
+  }
+}
+
+static int status_error(struct reg *g, const char *what, long status, const char *body,
+                        husk_err *err)
+{
+  if (status == 401 || status == 403)
+    return husk_errorf_plain(err, EACCES,
+                             "pull access denied for %s/%s: repository does not exist or needs "
+                             "a login",
+                             g->domain, g->repo);
+  if (status == 404)
+    return husk_errorf_plain(err, ENOENT, "%s/%s: %s not found", g->domain, g->repo, what);
+  char snippet[160] = "";
+  if (body)
+    snprintf(snippet, sizeof(snippet), ": %.150s", body);
+  for (char *p = snippet; *p; p++)
+    if (*p == '\n' || *p == '\r')
+      *p = ' ';
+  return husk_errorf_plain(err, EIO, "%s/%s: %s: HTTP %ld%s", g->domain, g->repo, what, status,
+                           snippet);
+}
+
+/* ---- manifests ---- */
+
+static char *media_type(const struct resp *r, json_object *doc)
+{
+  const char *mt = jstr(doc, "mediaType");
+  if (mt)
+    return husk_xstrdup(mt);
+  if (r->content_type) {
+    size_t n = strcspn(r->content_type, ";");
+    while (n && r->content_type[n - 1] == ' ')
+      n--;
+    return husk_xasprintf("%.*s", (int)n, r->content_type);
+  }
+  return NULL;
+}
+
+struct manifest {
+  char *digest;
+  char *media_type;
+  char *body;
+  size_t len;
+  json_object *doc;
+};
+
+static void manifest_free(struct manifest *m)
+{
+  free(m->digest);
+  free(m->media_type);
+  free(m->body);
+  json_object_put(m->doc);
+  memset(m, 0, sizeof(*m));
+}
+
+/* GET a manifest by tag or digest; its digest is computed from the bytes and
+ * checked against the one asked for and the one the registry states. */
+static int get_manifest(struct reg *g, const char *ref, struct manifest *m, husk_err *err)
+{
+  _cleanup_free_ char *url = husk_xasprintf("%s/v2/%s/manifests/%s", g->base, g->repo, ref);
+  struct resp r = {.fd = -1, .max = MAX_MANIFEST};
+  int rc = reg_get(g, url, MANIFEST_ACCEPT, &r, NULL, err);
+  if (rc < 0) {
+    resp_free(&r);
+    return rc;
+  }
+  if (r.status != 200) {
+    _cleanup_free_ char *what = husk_xasprintf("manifest %s", ref);
+    rc = status_error(g, what, r.status, r.body, err);
+    resp_free(&r);
+    return rc;
+  }
+  char hex[65];
+  husk_sha256_hex(r.body ? r.body : "", r.len, hex);
+  _cleanup_free_ char *digest = husk_xasprintf("sha256:%s", hex);
+  if (strncmp(ref, "sha256:", 7) == 0 && strcmp(ref, digest) != 0) {
+    resp_free(&r);
+    return husk_errorf_plain(err, EINVAL, "manifest %s: digest mismatch: content is %s", ref,
+                             digest);
+  }
+  if (r.docker_digest && strncmp(r.docker_digest, "sha256:", 7) == 0 &&
+      strcmp(r.docker_digest, digest) != 0) {
+    rc = husk_errorf_plain(err, EINVAL,
+                           "manifest %s: the registry says digest %s, the content is %s", ref,
+                           r.docker_digest, digest);
+    resp_free(&r);
+    return rc;
+  }
+  json_object *doc = json_tokener_parse(r.body ? r.body : "");
+  if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
+    json_object_put(doc);
+    resp_free(&r);
+    return husk_errorf_plain(err, EINVAL, "manifest %s is not a JSON object", ref);
+  }
+  m->media_type = media_type(&r, doc);
+  m->digest = husk_steal_ptr(digest);
+  m->body = husk_steal_ptr(r.body);
+  m->len = r.len;
+  m->doc = doc;
+  resp_free(&r);
+  json_object *sv;
+  if (json_object_object_get_ex(doc, "schemaVersion", &sv) && json_object_get_int(sv) == 1)
+    return husk_errorf_plain(err, ENOTSUP,
+                             "manifest %s is schema 1 (deprecated by docker): not supported", ref);
+  return 0;
+}
+
+static bool is_index(const struct manifest *m)
+{
+  if (m->media_type)
+    return strcmp(m->media_type, MT_OCI_INDEX) == 0 || strcmp(m->media_type, MT_DOCKER_LIST) == 0;
+  return jarr(m->doc, "manifests") != NULL;
+}
+
+struct platform {
+  char os[32], arch[32], variant[32];
+};
+
+static int parse_platform(const char *s, struct platform *p, husk_err *err)
+{
+  memset(p, 0, sizeof(*p));
+  if (s == NULL) {
+    snprintf(p->os, sizeof(p->os), "linux");
+    snprintf(p->arch, sizeof(p->arch), "%s", husk_host_platform_arch());
+    return 0;
+  }
+  int n = sscanf(s, "%31[^/]/%31[^/]/%31s", p->os, p->arch, p->variant);
+  if (n < 2)
+    return husk_errorf_plain(err, EINVAL, "bad platform %s: expected OS/ARCH[/VARIANT]", s);
+  return 0;
+}
+
+static const char *pick_manifest(json_object *index, const struct platform *p)
+{
+  json_object *ms = jarr(index, "manifests");
+  size_t n = ms ? json_object_array_length(ms) : 0;
+  const char *fallback = NULL;
+  for (size_t i = 0; i < n; i++) {
+    json_object *d = json_object_array_get_idx(ms, i);
+    json_object *pl = NULL;
+    json_object_object_get_ex(d, "platform", &pl);
+    const char *os = jstr(pl, "os"), *arch = jstr(pl, "architecture");
+    const char *variant = jstr(pl, "variant");
+    if (os == NULL || arch == NULL || strcmp(os, p->os) != 0 || strcmp(arch, p->arch) != 0)
+      continue;
+    if (p->variant[0] && (variant == NULL || strcmp(variant, p->variant) != 0))
+      continue;
+    /* arm64 images mostly say variant v8: prefer it, accept any */
+    if (!p->variant[0] && variant && strcmp(p->arch, "arm64") == 0 && strcmp(variant, "v8") != 0) {
+      if (fallback == NULL)
+        fallback = jstr(d, "digest");
+      continue;
+    }
+    return jstr(d, "digest");
+  }
+  return fallback;
+}
+
+/* ---- blobs ---- */
+
+static int get_blob_mem(struct reg *g, const char *digest, size_t max, char **out, size_t *len,
+                        husk_err *err)
+{
+  _cleanup_free_ char *url = husk_xasprintf("%s/v2/%s/blobs/%s", g->base, g->repo, digest);
+  struct resp r = {.fd = -1, .max = max};
+  int rc = reg_get(g, url, NULL, &r, NULL, err);
+  if (rc < 0) {
+    resp_free(&r);
+    return rc;
+  }
+  if (r.status != 200) {
+    _cleanup_free_ char *what = husk_xasprintf("blob %s", digest);
+    rc = status_error(g, what, r.status, NULL, err);
+    resp_free(&r);
+    return rc;
+  }
+  char hex[65];
+  husk_sha256_hex(r.body ? r.body : "", r.len, hex);
+  if (strcmp(hex, digest + 7) != 0) {
+    resp_free(&r);
+    return husk_errorf_plain(err, EINVAL, "blob %s: digest mismatch: content is sha256:%s", digest,
+                             hex);
+  }
+  *out = r.body ? husk_steal_ptr(r.body) : husk_xstrdup("");
+  *len = r.len;
+  resp_free(&r);
+  return 0;
+}
+
+static int download_blob(husk_store *s, struct reg *g, const char *digest, uint64_t size,
+                         struct progress *prog, husk_err *err)
+{
+  _cleanup_free_ char *tmp = husk_xasprintf("%s/tmp/dl-XXXXXX", husk_store_root(s));
+  _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+  if (fd < 0)
+    return husk_errorf(err, errno, "create a download file in %s/tmp", husk_store_root(s));
+  _cleanup_free_ char *url = husk_xasprintf("%s/v2/%s/blobs/%s", g->base, g->repo, digest);
+  struct resp r = {.fd = fd};
+  sha256_init(&r.sha);
+  int rc = reg_get(g, url, NULL, &r, prog, err);
+  if (rc >= 0 && r.status != 200) {
+    _cleanup_free_ char *what = husk_xasprintf("blob %s", digest);
+    rc = status_error(g, what, r.status, NULL, err);
+  }
+  if (rc >= 0 && size && r.written != size)
+    rc = husk_errorf_plain(err, EIO, "blob %s: got %llu bytes, the manifest says %llu", digest,
+                           (unsigned long long)r.written, (unsigned long long)size);
+  if (rc >= 0) {
+    uint8_t d[SHA256_DIGEST_SIZE];
+    sha256_digest(&r.sha, sizeof(d), d);
+    char hex[65];
+    for (size_t i = 0; i < sizeof(d); i++)
+      sprintf(hex + 2 * i, "%02x", d[i]);
+    if (strcmp(hex, digest + 7) != 0)
+      rc = husk_errorf_plain(err, EINVAL, "blob %s: digest mismatch: content is sha256:%s", digest,
+                             hex);
+  }
+  if (rc >= 0)
+    rc = husk_store_put_blob_file(s, tmp, digest, err);
+  if (rc < 0)
+    unlink(tmp);
+  resp_free(&r);
+  return rc;
+}
+
+/* ---- pull ---- */
+
+static void reg_free(struct reg *g)
+{
+  free(g->domain);
+  free(g->base);
+  free(g->repo);
+  free(g->token);
+}
+
+int husk_image_pull(husk_store *s, const char *name, const husk_pull_opts *o, FILE *out,
+                    husk_err *err)
+{
+  husk_ref ref;
+  int r = husk_ref_parse(name, &ref, err);
+  if (r < 0)
+    return r;
+  struct platform plat;
+  r = parse_platform(o->platform, &plat, err);
+  if (r < 0) {
+    husk_ref_free(&ref);
+    return r;
+  }
+  _cleanup_close_ int busy = husk_store_busy(s, err);
+  if (busy < 0) {
+    husk_ref_free(&ref);
+    return busy;
+  }
+  struct reg g = {0};
+  g.domain = husk_xstrdup(ref.domain);
+  g.repo = husk_xstrdup(ref.path);
+  g.insecure = husk_registry_is_insecure(ref.domain, o->insecure);
+  g.base = husk_xasprintf("%s://%s", g.insecure ? "http" : "https", husk_registry_host(ref.domain));
+  g.debug = getenv("HUSK_DEBUG_HTTP") != NULL;
+  _cleanup_free_ char *full = husk_ref_string(&ref);
+  _cleanup_free_ char *familiar = husk_ref_familiar(full);
+  FILE *msg = o->quiet ? NULL : out;
+  const char *want = ref.digest ? ref.digest : ref.tag;
+  if (msg && ref.tag && !ref.digest)
+    fprintf(msg, "%s: Pulling from %s\n", ref.tag, g.repo);
+
+  struct manifest top = {0}, man = {0};
+  _cleanup_free_ char *cfg = NULL;
+  size_t cfg_len = 0;
+  _cleanup_json_ json_object *cfgj = NULL;
+  char **blob_digests = NULL, **diff_ids = NULL;
+  uint64_t *sizes = NULL;
+  size_t nl = 0;
+  bool all_present = true;
+
+  r = get_manifest(&g, want, &top, err);
+  if (r < 0)
+    goto out;
+  if (is_index(&top)) {
+    const char *d = pick_manifest(top.doc, &plat);
+    if (d == NULL) {
+      r = husk_errorf_plain(err, ENOENT, "%s has no image for %s/%s%s%s", familiar, plat.os,
+                            plat.arch, plat.variant[0] ? "/" : "", plat.variant);
+      goto out;
+    }
+    if (!husk_digest_valid(d)) {
+      r = husk_errorf_plain(err, EINVAL, "%s: bad digest in the manifest list", familiar);
+      goto out;
+    }
+    r = get_manifest(&g, d, &man, err);
+    if (r < 0)
+      goto out;
+    if (is_index(&man)) {
+      r = husk_errorf_plain(err, EINVAL, "%s: nested manifest lists are not supported", familiar);
+      goto out;
+    }
+  } else {
+    man = top;
+    memset(&top, 0, sizeof(top));
+    top.digest = husk_xstrdup(man.digest);
+  }
+
+  json_object *config = NULL;
+  json_object_object_get_ex(man.doc, "config", &config);
+  const char *cdig = jstr(config, "digest");
+  json_object *layers = jarr(man.doc, "layers");
+  if (!husk_digest_valid(cdig) || layers == NULL) {
+    r = husk_errorf_plain(err, EINVAL, "manifest %s has no valid config or layers", man.digest);
+    goto out;
+  }
+  if (husk_store_has_blob(s, cdig)) {
+    _cleanup_free_ char *p = husk_store_blob_path(s, cdig);
+    r = husk_read_file_at(AT_FDCWD, p, &cfg, &cfg_len, err);
+  } else {
+    r = get_blob_mem(&g, cdig, MAX_CONFIG, &cfg, &cfg_len, err);
+    if (r >= 0)
+      r = husk_store_put_blob(s, cfg, cfg_len, cdig, NULL, err);
+  }
+  if (r < 0)
+    goto out;
+  cfgj = json_tokener_parse(cfg);
+  json_object *rootfs = NULL;
+  if (cfgj)
+    json_object_object_get_ex(cfgj, "rootfs", &rootfs);
+  json_object *diffs = jarr(rootfs, "diff_ids");
+  nl = json_object_array_length(layers);
+  if (diffs == NULL || json_object_array_length(diffs) != nl) {
+    r = husk_errorf_plain(err, EINVAL, "image %s: the config lists %zu layers, the manifest %zu",
+                          cdig, diffs ? json_object_array_length(diffs) : 0, nl);
+    goto out;
+  }
+  blob_digests = husk_xcalloc(nl + 1, sizeof(char *));
+  diff_ids = husk_xcalloc(nl + 1, sizeof(char *));
+  sizes = husk_xcalloc(nl + 1, sizeof(uint64_t));
+  for (size_t i = 0; i < nl; i++) {
+    json_object *l = json_object_array_get_idx(layers, i);
+    const char *ld = jstr(l, "digest");
+    json_object *d = json_object_array_get_idx(diffs, i);
+    const char *diff = json_object_is_type(d, json_type_string) ? json_object_get_string(d) : NULL;
+    if (!husk_digest_valid(ld) || !husk_digest_valid(diff)) {
+      r = husk_errorf_plain(err, EINVAL, "image %s: layer %zu has a bad digest", cdig, i + 1);
+      goto out;
+    }
+    blob_digests[i] = husk_xstrdup(ld);
+    diff_ids[i] = husk_xstrdup(diff);
+  }
+  for (size_t i = 0; i < nl; i++) {
+    struct progress prog = {.out = out, .draw = o->progress && msg != NULL};
+    snprintf(prog.label, sizeof(prog.label), "%.12s", blob_digests[i] + 7);
+    json_object *l = json_object_array_get_idx(layers, i), *sz = NULL;
+    if (json_object_object_get_ex(l, "size", &sz))
+      prog.total = (uint64_t)json_object_get_int64(sz);
+    if (husk_store_has_layer(s, diff_ids[i])) {
+      r = husk_layer_unpack(s, NULL, diff_ids[i], &sizes[i], err);
+      if (msg)
+        fprintf(msg, "%s: Already exists\n", prog.label);
+      continue;
+    }
+    all_present = false;
+    if (!husk_store_has_blob(s, blob_digests[i])) {
+      progress_line(&prog, "Downloading", 0, prog.total);
+      r = download_blob(s, &g, blob_digests[i], prog.total, &prog, err);
+      if (r < 0) {
+        if (prog.draw)
+          fputc('\n', out);
+        husk_error_wrap(err, "layer %.12s", blob_digests[i] + 7);
+        goto out;
+      }
+    }
+    progress_line(&prog, "Extracting", 0, 0);
+    _cleanup_free_ char *bp = husk_store_blob_path(s, blob_digests[i]);
+    r = husk_layer_unpack(s, bp, diff_ids[i], &sizes[i], err);
+    if (r < 0) {
+      if (prog.draw)
+        fputc('\n', out);
+      goto out;
+    }
+    if (prog.draw)
+      fprintf(out, "\r%s: Pull complete\033[K\n", prog.label);
+    else if (msg)
+      fprintf(msg, "%s: Pull complete\n", prog.label);
+  }
+  r = husk_store_put_blob(s, man.body, man.len, man.digest, NULL, err);
+  if (r < 0)
+    goto out;
+
+  {
+    /* up to date when the reference already names this image */
+    bool up_to_date = false;
+    {
+      _cleanup_free_ char *cur = NULL;
+      husk_err ignored;
+      if (all_present && husk_image_resolve(s, full, &cur, &ignored) == 0 && strcmp(cur, cdig) == 0)
+        up_to_date = true;
+    }
+    _cleanup_free_ char *repo = husk_ref_repo(&ref);
+    _cleanup_free_ char *digest_ref = husk_xasprintf("%s@%s", repo, top.digest);
+    _cleanup_free_ char *tag_ref =
+        ref.tag && !ref.digest ? husk_xasprintf("%s:%s", repo, ref.tag) : NULL;
+    char *refs[3] = {digest_ref, tag_ref, NULL};
+    husk_image_record rec = {.config_digest = cdig,
+                             .manifest_digest = man.digest,
+                             .n_layers = nl,
+                             .diff_ids = (const char *const *)diff_ids,
+                             .layer_digests = (const char *const *)blob_digests,
+                             .layer_sizes = sizes,
+                             .refs = refs};
+    r = husk_store_commit_image(s, &rec, err);
+    if (r < 0)
+      goto out;
+    if (msg) {
+      fprintf(msg, "Digest: %s\n", top.digest);
+      fprintf(msg, "Status: %s for %s\n",
+              up_to_date ? "Image is up to date" : "Downloaded newer image", familiar);
+    }
+    if (out)
+      fprintf(out, "%s\n", full);
+  }
+out:
+  if (r < 0)
+    husk_error_wrap(err, "pull %s", familiar);
+  manifest_free(&top);
+  manifest_free(&man);
+  for (size_t i = 0; i < nl && blob_digests; i++) {
+    free(blob_digests[i]);
+    free(diff_ids[i]);
+  }
+  free(blob_digests);
+  free(diff_ids);
+  free(sizes);
+  reg_free(&g);
+  husk_ref_free(&ref);
+  return r;
+}

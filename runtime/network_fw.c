@@ -1,0 +1,218 @@
+/* Firewall: husk's own nftables table (`table ip husk`), generated as a whole
+ * from the IPAM leases and applied in one transaction by husk-netfw (a small
+ * helper linked with libnftables, so that husk itself does not load
+ * libnftables and its five dependencies on every start). */
+#include "network.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+extern char **environ;
+
+typedef struct sbuf {
+  char *s;
+  size_t len, cap;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(sbuf *b, const char *fmt, ...)
+{
+  va_list ap;
+  for (;;) {
+    size_t room = b->cap - b->len;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+      abort();
+    if (b->s && (size_t)n < room) {
+      b->len += (size_t)n;
+      return;
+    }
+    b->cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
+    b->s = husk_xrealloc(b->s, b->cap);
+  }
+}
+
+char *husk_fw_ruleset(const husk_fw_network *nets, size_t n_nets, const husk_fw_port *ports,
+                      size_t n_ports)
+{
+  sbuf b = {0};
+  /* create-then-delete: works whether or not the table exists, and the
+   * whole script is one transaction */
+  sb_add(&b, "table ip husk\ndelete table ip husk\n");
+  if (n_nets == 0 && n_ports == 0)
+    return b.s;
+  char sub[19], ip[16];
+  sb_add(&b, "table ip husk {\n");
+  if (n_ports > 0) {
+    sb_add(&b, "\tchain prerouting {\n"
+               "\t\ttype nat hook prerouting priority -100; policy accept;\n"
+               "\t\tfib daddr type local jump ports\n"
+               "\t}\n"
+               "\tchain output {\n"
+               "\t\ttype nat hook output priority -100; policy accept;\n"
+               "\t\tfib daddr type local jump ports\n"
+               "\t}\n"
+               "\tchain ports {\n");
+    for (size_t i = 0; i < n_ports; i++) {
+      const husk_fw_port *p = &ports[i];
+      sb_add(&b, "\t\t");
+      if (p->map.host_ip)
+        sb_add(&b, "ip daddr %s ", husk_ip_str(p->map.host_ip, ip));
+      sb_add(&b, "%s dport %u dnat to %s:%u\n", husk_proto_name(p->map.proto), p->map.host_port,
+             husk_ip_str(p->container_addr, ip), p->map.container_port);
+    }
+    sb_add(&b, "\t}\n");
+  }
+  sb_add(&b, "\tchain postrouting {\n"
+             "\t\ttype nat hook postrouting priority 100; policy accept;\n");
+  for (size_t i = 0; i < n_nets; i++) {
+    const char *br = nets[i].bridge;
+    husk_cidr_str(&nets[i].subnet, sub);
+    /* outgoing traffic of the containers leaves with the host's address */
+    sb_add(&b, "\t\tip saddr %s oifname != \"%s\" masquerade\n", sub, br);
+    if (n_ports > 0) {
+      /* a published port reached from the host itself (127.0.0.1 too) or
+       * from a container on the same bridge (hairpin) */
+      sb_add(&b, "\t\toifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", br);
+      sb_add(&b, "\t\toifname \"%s\" ip saddr %s ct status dnat masquerade\n", br, sub);
+    }
+  }
+  sb_add(&b, "\t}\n"
+             "\tchain forward {\n"
+             "\t\ttype filter hook forward priority 0; policy accept;\n");
+  for (size_t i = 0; i < n_nets; i++) {
+    const char *br = nets[i].bridge;
+    sb_add(&b, "\t\tiifname \"%s\" accept\n", br);
+    sb_add(&b, "\t\toifname \"%s\" ct state established,related accept\n", br);
+    sb_add(&b, "\t\toifname \"%s\" ct status dnat accept\n", br);
+  }
+  sb_add(&b, "\t}\n}\n");
+  return b.s;
+}
+
+static char *netfw_path(void)
+{
+  const char *env = getenv("HUSK_NETFW");
+  if (env && *env)
+    return husk_xstrdup(env);
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash) {
+      *slash = '\0';
+      char *cand = husk_xasprintf("%s/husk-netfw", self);
+      if (access(cand, X_OK) == 0)
+        return cand;
+      free(cand);
+    }
+  }
+  return husk_xstrdup("husk-netfw"); /* on PATH */
+}
+
+/* Run husk-netfw with the script on stdin; its stderr becomes the error. */
+static int netfw_apply(const char *script, husk_err *err)
+{
+  _cleanup_free_ char *path = netfw_path();
+  int in[2], errp[2];
+  if (pipe2(in, O_CLOEXEC) < 0)
+    return husk_errorf(err, errno, "pipe");
+  if (pipe2(errp, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(in[0]);
+    close(in[1]);
+    return husk_errorf(err, e, "pipe");
+  }
+  _cleanup_close_ int in_r = in[0], in_w = in[1], err_r = errp[0], err_w = errp[1];
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in_r, 0);
+  posix_spawn_file_actions_adddup2(&fa, err_w, 2);
+  posix_spawn_file_actions_adddup2(&fa, err_w, 1);
+  char *argv[] = {path, (char *)"apply", NULL};
+  pid_t pid;
+  int r = strchr(path, '/') ? posix_spawn(&pid, path, &fa, NULL, argv, environ)
+                            : posix_spawnp(&pid, path, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (r != 0)
+    return husk_errorf(err, r, "run %s (the firewall helper; set $HUSK_NETFW)", path);
+  husk_closep(&in_r);
+  husk_closep(&err_w);
+  r = husk_write_all(in_w, script, strlen(script));
+  husk_closep(&in_w);
+  char msg[768];
+  ssize_t got = husk_read_all(err_r, msg, sizeof(msg));
+  if (got < 0)
+    got = 0;
+  msg[got] = '\0';
+  char drain[512];
+  while (read(err_r, drain, sizeof(drain)) > 0)
+    ;
+  int status;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR)
+      return husk_errorf(err, errno, "wait for %s", path);
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && r == 0)
+    return 0;
+  /* one line: the first line of nft's message */
+  for (char *c = msg; *c; c++)
+    if (*c == '\n')
+      *c = (c[1] ? ' ' : '\0');
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    return husk_errorf_plain(err, ENOENT, "firewall helper %s not found (set $HUSK_NETFW)", path);
+  return husk_errorf_plain(err, EIO, "apply husk's nftables rules: %s",
+                           msg[0] ? msg : "husk-netfw failed");
+}
+
+int husk_fw_sync(const char *data_root, husk_err *err)
+{
+  husk_network *nets = NULL;
+  size_t nn = 0;
+  int r = husk_network_list(data_root, &nets, &nn, err);
+  if (r < 0)
+    return r;
+  husk_lease *leases = NULL;
+  size_t nl = 0;
+  r = husk_ipam_all_leases(data_root, &leases, &nl, err);
+  if (r < 0) {
+    free(nets);
+    return r;
+  }
+  husk_fw_network *fn = husk_xcalloc(nn, sizeof(*fn));
+  size_t nfn = 0;
+  for (size_t i = 0; i < nn; i++) {
+    bool used = false;
+    for (size_t j = 0; j < nl && !used; j++)
+      used = strcmp(leases[j].network, nets[i].name) == 0;
+    if (used)
+      fn[nfn++] = (husk_fw_network){.bridge = nets[i].bridge, .subnet = nets[i].subnet};
+  }
+  size_t np = 0;
+  for (size_t j = 0; j < nl; j++)
+    np += leases[j].n_ports;
+  husk_fw_port *fp = husk_xcalloc(np, sizeof(*fp));
+  size_t nfp = 0;
+  for (size_t j = 0; j < nl; j++)
+    for (size_t k = 0; k < leases[j].n_ports; k++)
+      fp[nfp++] = (husk_fw_port){.map = leases[j].ports[k], .container_addr = leases[j].addr};
+  _cleanup_free_ char *script = husk_fw_ruleset(fn, nfn, fp, nfp);
+  free(fn);
+  free(fp);
+  husk_leases_free(leases, nl);
+  free(nets);
+  return netfw_apply(script, err);
+}
