@@ -21,8 +21,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-ORDER = ["husk", "crun", "runc", "unshare"]
-COLORS = {"husk": "#2a9d8f", "crun": "#e9c46a", "runc": "#e76f51", "unshare": "#8d99ae"}
+ORDER = ["husk", "crun", "runc", "unshare", "podman"]
+COLORS = {"husk": "#2a9d8f", "crun": "#e9c46a", "runc": "#e76f51", "unshare": "#8d99ae",
+          "podman": "#9b72aa"}
 # Syscalls that mostly wait for another process or thread; their wall time is
 # not work the runtime does.
 WAITS = {"wait4", "waitid", "futex", "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll",
@@ -376,8 +377,8 @@ def markdown(data):
           + (f" ({m.get('husk_binary')})" if m.get("husk_binary") else ""),
           f"- {m.get('hyperfine')} `-N`, warmup {m.get('warmup')}, min runs {m.get('min_runs')}"
           + (" — **QUICK MODE: too few runs, do not quote**" if m.get("quick") else ""),
-          f"- {m.get('rounds', 1)} rounds of each single-start benchmark, command order rotated "
-          "each round, pooled; *× crun per round* shows how stable the ratio was",
+          f"- rounds per benchmark: {m.get('rounds', 1)} (command order rotated "
+          "each round, pooled; *× crun per round* shows how stable the ratio was)",
           f"- git {m.get('git')}; whole benchmark took {m.get('elapsed_s')} s; load average "
           f"(1/5/15 min) at start {m.get('load_start')}, at end {m.get('load_end')}"
           + (" — **the machine was busy: absolute times are inflated, compare ratios**"
@@ -488,7 +489,7 @@ def markdown(data):
 
 
 def chart(data, path):
-    panels = [(k, t) for k, t, _ in BENCHES if data["bench"].get(k) and k != "porcelain"]
+    panels = [(k, t) for k, t, _ in BENCHES if data["bench"].get(k)]
     traced = any(e.get("husk_trace") for e in data["syscalls"].values())
     extra = [("syscalls", f"syscalls per start ({'husk-trace' if traced else 'strace -f'})"),
              ("rss", "peak RSS of a start (MB)")]
@@ -522,6 +523,8 @@ def chart(data, path):
         title = re.sub(r"`", "", title.split(". ", 1)[1])
         if key == "sequence":
             title = f"run, per container in a sequence of {seq}"
+        if key == "porcelain":
+            title = "husk run vs podman run (--rm busybox true)"
         bars(axes[i], [r["command"] for r in rows_], [r["median"] * 1e3 / div for r in rows_],
              [(r["q1"] * 1e3 / div, r["q3"] * 1e3 / div) for r in rows_],
              title + " — median, q1…q3", "ms")

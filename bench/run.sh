@@ -16,6 +16,7 @@
 #   BENCH_WARMUP=10      hyperfine --warmup
 #   BENCH_ROUNDS=5       hyperfine invocations (order rotated) for run, c+s+d, seq, exec
 #   BENCH_ISOLATED_RUNS=30  runs of benchmark 1b (100 ms idle before each start)
+#   BENCH_CSD_RUNS=50    hyperfine --runs per round for create+start+delete
 #   BENCH_SEQ=100        containers per sequence in benchmark 3
 #   BENCH_SEQ_RUNS=2     hyperfine --runs for benchmark 3 (per round)
 #   BENCH_PORCELAIN_RUNS=20
@@ -72,13 +73,13 @@ else
 fi
 
 if [ -n "${BENCH_QUICK:-}" ]; then
-  : "${BENCH_MIN_RUNS:=10}" "${BENCH_WARMUP:=2}" "${BENCH_ROUNDS:=1}" "${BENCH_ISOLATED_RUNS:=5}" "${BENCH_SEQ:=10}" "${BENCH_SEQ_RUNS:=2}"
+  : "${BENCH_MIN_RUNS:=10}" "${BENCH_WARMUP:=2}" "${BENCH_ROUNDS:=1}" "${BENCH_ISOLATED_RUNS:=5}" "${BENCH_CSD_RUNS:=10}" "${BENCH_SEQ:=10}" "${BENCH_SEQ_RUNS:=2}"
   : "${BENCH_PORCELAIN_RUNS:=3}" "${BENCH_SAMPLES:=2}" "${BENCH_RSS_SAMPLES:=3}"
   HF_TIME=(--max-runs "$BENCH_MIN_RUNS")
 else
   HF_TIME=(--max-runs "${BENCH_MAX_RUNS:-200}")
 fi
-: "${BENCH_MIN_RUNS:=100}" "${BENCH_WARMUP:=10}" "${BENCH_ROUNDS:=5}" "${BENCH_ISOLATED_RUNS:=30}" "${BENCH_SEQ:=100}" "${BENCH_SEQ_RUNS:=2}"
+: "${BENCH_MIN_RUNS:=100}" "${BENCH_WARMUP:=10}" "${BENCH_ROUNDS:=5}" "${BENCH_ISOLATED_RUNS:=30}" "${BENCH_CSD_RUNS:=50}" "${BENCH_SEQ:=100}" "${BENCH_SEQ_RUNS:=2}"
 : "${BENCH_PORCELAIN_RUNS:=20}" "${BENCH_SAMPLES:=5}" "${BENCH_RSS_SAMPLES:=10}"
 : "${BENCH_TAG:=$(date +%Y-%m-%d)-$(hostname -s)}"
 : "${BENCH_TIMEOUT:=30}" "${BENCH_HF_TIMEOUT:=300}"
@@ -290,7 +291,7 @@ for r in "${RUN_OK[@]}"; do
   fi
 done
 args+=(-n "sh + 3 × true" "sh -c '/bin/true && /bin/true && /bin/true'")
-hf_rounds create-start-delete "${HF_COMMON[@]}"
+hf_rounds create-start-delete --warmup 5 --runs "$BENCH_CSD_RUNS"
 
 # (3) N containers in sequence ----------------------------------------------
 args=()
@@ -298,7 +299,7 @@ for r in "${RUN_OK[@]}"; do
   args+=(-n "$r" "sh -c 'i=0; while [ \$i -lt $BENCH_SEQ ]; do $(rt "$r") run --bundle $B_TRUE $(cid "$r" seq) </dev/null || exit 1; i=\$((i+1)); done'")
 done
 args+=(-n unshare "sh -c 'i=0; while [ \$i -lt $BENCH_SEQ ]; do $FLOOR </dev/null || exit 1; i=\$((i+1)); done'")
-hf_rounds sequence --warmup 1 --runs "$BENCH_SEQ_RUNS"
+hf_rounds sequence --runs "$BENCH_SEQ_RUNS"
 
 # (4) exec into a running container -----------------------------------------
 args=()
@@ -332,6 +333,17 @@ podman_cmd() {
 podman_setup() {
   PODMAN_ROOT=$WORK/podman
   mkdir -p "$PODMAN_ROOT"/{graph,run,tmp}
+  # Some state is kept at fixed paths whatever the config says (netavark's
+  # IPAM database in /run/containers/networks, the blob-info cache, the
+  # short-name alias cache): cover them with private directories, in this
+  # private mount namespace only.
+  local d
+  for d in /run/containers /var/lib/containers /var/cache/containers; do
+    if [ -d "$d" ]; then
+      mkdir -p "$PODMAN_ROOT/shadow$d"
+      mount --bind "$PODMAN_ROOT/shadow$d" "$d"
+    fi
+  done
   cat >"$PODMAN_ROOT/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]

@@ -105,21 +105,32 @@ class ClientHang(AssertionError):
 def run(argv, *, env=None, timeout=None, check=True, input=None):
     """Run argv, capture output; on unexpected failure raise with full detail."""
     timeout = timeout or CMD_TIMEOUT
+    # Own session, so that on a timeout the whole group goes (podman runs the
+    # runtime's `start` itself; a hung one would otherwise outlive the test).
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        p = subprocess.run(
-            argv,
-            env=env,
-            input=input,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=timeout,
-            stdin=None if input is not None else subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
-        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            out, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # a daemonized grandchild holds our pipes
+            proc.kill()
+            proc.wait()
+            out, err = "", ""
         raise ClientHang(f"timed out after {timeout}s: {' '.join(argv)}\nstdout:\n{out}\nstderr:\n{err}")
+    p = subprocess.CompletedProcess(argv, proc.returncode, out, err)
     if check and p.returncode != 0:
         raise AssertionError(describe(p))
     return p

@@ -448,3 +448,32 @@ def test_cgroups_missing_controller_is_named(oci, bundle):
     res = oci.create(bundle, cid, check=False)
     assert_clean_failure(oci, res, cid, r"network.*(net_cls|cgroup v2)")
     assert host.cgroup_dirs_named(cid) == []
+
+
+def test_cgroups_plain_v1_mode_kills_everything_on_delete(oci, bundle, monkeypatch):
+    """HUSK_CGROUP_LAYOUT=v1 makes husk ignore the unified mount of a hybrid
+    host: the pure-v1 code paths (no CLONE_INTO_CGROUP, no cgroup.kill: delete
+    freezes, kills and thaws) run for real."""
+    if oci.is_runc:
+        pytest.skip("husk's layout override")
+    if LAYOUT != "hybrid":
+        pytest.skip("needs a hybrid host to run the v1 paths alongside the v2 ones")
+    monkeypatch.setenv("HUSK_CGROUP_LAYOUT", "v1")
+    cid, pid, dirs = start(oci, bundle, ["sleep", "1000"], {"pids": {"limit": 12}}, "v1mode")
+    assert not os.path.exists(f"{CG}/unified/husk/{cid}"), "the unified part was used"
+    res = oci("exec", cid, "sh", "-c", "for i in 1 2 3 4 5; do sleep 300 </dev/null >/dev/null "
+              "2>&1 & done")  # fmt: skip
+    assert_ok(res, "exec background sleeps")
+    procs = [int(p) for p in read(os.path.join(dirs["pids"], "cgroup.procs")).split()]
+    assert len(procs) == 6, procs
+    starts = {p: host.pid_start_time(p) for p in procs}
+    assert_ok(oci("pause", cid), "pause (v1 freezer)")
+    assert oci.status(cid) == "paused"
+    # delete --force of a paused container: frozen processes die too
+    assert_ok(oci.delete(cid, force=True, check=False), "delete --force")
+    for p, st in starts.items():
+        assert host.wait_pid_gone(p, st, timeout=5), f"process {p} survived delete"
+    assert dirs["unified"] == f"{CG}/unified/", "v1 mode joined a unified cgroup"
+    for ctrl, d in dirs.items():
+        if ctrl != "unified":
+            assert not os.path.exists(d), f"cgroup {d} left after delete"

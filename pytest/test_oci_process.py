@@ -2,8 +2,10 @@
 noNewPrivileges, rlimits, seccomp; user and network namespaces."""
 
 import errno
+import json
 import os
 import socket
+import subprocess
 import time
 
 import pytest
@@ -227,3 +229,38 @@ def test_time_namespace_offsets(oci, bundle):
     assert r["ns"]["time"] != os.stat("/proc/self/ns/time").st_ino, "no new time namespace"
     assert abs(r["clocks"]["monotonic"] - (host_mono + 10 * day)) < 120, r["clocks"]
     assert abs(r["clocks"]["boottime"] - (host_boot + 20 * day)) < 120, r["clocks"]
+
+
+def _fds(report):
+    return {f["fd"]: f["target"] for f in report["fds"]}
+
+
+def test_no_fds_leak_into_container_run(oci, bundle):
+    r = oci.run_probe(bundle)
+    assert sorted(_fds(r)) == [0, 1, 2], f"runtime fds leaked into the container: {_fds(r)}"
+
+
+def test_no_fds_leak_into_container_create_start(oci, bundle):
+    cid = oci.new_id("fds")
+    oci.create(bundle, cid)
+    oci.start(cid)
+    oci.wait_status(cid, "stopped")
+    out = (bundle.path / "stdout.log").read_text()
+    fds = {f["fd"]: f["target"] for f in json.loads(out)["fds"]}
+    assert sorted(fds) == [0, 1, 2], f"runtime fds leaked into the container: {fds}"
+
+
+def test_preserve_fds_passes_extra_fds(oci, bundle, workdir):
+    extra = workdir / "extra-fd"
+    extra.write_text("x")
+    cid = oci.new_id("preserve")
+    oci.track(cid, bundle)
+    bundle.write()
+    # a shell gives the runtime fd 3 (pytest's own fd 3 is left alone)
+    argv = ["sh", "-c", 'f=$1; shift; exec "$@" 3<"$f"', "sh", str(extra)]
+    argv += oci.argv("run", "--preserve-fds", "1", "--bundle", bundle.path, cid)
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    fds = _fds(json.loads(p.stdout))
+    assert sorted(fds) == [0, 1, 2, 3], fds
+    assert fds[3] == str(extra), fds

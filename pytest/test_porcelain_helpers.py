@@ -59,9 +59,11 @@ class Husk:
         self.data_root = self.base / "data"
         self.state_root = self.base / "state"
         self.ids = set()  # every container id the test is known to have made
+        self.prefix = []  # e.g. nsenter --net=...: run husk in another network namespace
 
     def cmd(self, *args):
         return [
+            *self.prefix,
             self.binary,
             "--data-root",
             str(self.data_root),

@@ -985,6 +985,10 @@ husk_cgroup_layout husk_cgroup_detect(void)
       }
     }
   }
+  /* debugging knob: treat a hybrid host as plain v1 (ignore the unified mount) */
+  const char *force = getenv("HUSK_CGROUP_LAYOUT");
+  if (force && strcmp(force, "v1") == 0 && l == HUSK_CGROUP_HYBRID)
+    l = HUSK_CGROUP_V1;
   G.layout = l;
   G.detected = true;
   return l;

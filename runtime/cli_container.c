@@ -14,13 +14,13 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "container.h"
 #include "image.h"
+#include "ipam.h"
 #include "porcelain.h"
 #include "size.h"
 #include "spec.h"
@@ -29,8 +29,7 @@
 
 /* ---- shared ---------------------------------------------------------------------- */
 
-int husk_home_from_global(const husk_pglobal *g, husk_home *h, char **data_root_out,
-                          husk_err *err)
+int husk_home_from_global(const husk_pglobal *g, husk_home *h, char **data_root_out, husk_err *err)
 {
   const char *dr = husk_data_root(g->data_root);
   char *abs;
@@ -147,6 +146,8 @@ static void status_text(const husk_pctr *c, const husk_plive *l, char *buf, size
   case HUSK_P_RUNNING:
   case HUSK_P_PAUSED: {
     time_t t = parse_time(husk_pctr_str(c, "State.StartedAt"));
+    if (t == 0)
+      t = parse_time(l->started);
     human_duration(t ? now - t : 0, d, sizeof(d));
     snprintf(buf, len, "Up %s%s", d, l->status == HUSK_P_PAUSED ? " (Paused)" : "");
     return;
@@ -176,8 +177,8 @@ static char *command_text(const husk_pctr *c)
   char *out = husk_xcalloc(1, cap);
   const char *path = husk_pctr_str(c, "Path");
   struct json_object *args = husk_pctr_obj(c, "Args");
-  size_t na = args && json_object_is_type(args, json_type_array) ? json_object_array_length(args)
-                                                                  : 0;
+  size_t na =
+      args && json_object_is_type(args, json_type_array) ? json_object_array_length(args) : 0;
   for (size_t i = 0; i <= na; i++) {
     const char *a = i == 0 ? (path ? path : "")
                            : json_object_get_string(json_object_array_get_idx(args, i - 1));
@@ -189,29 +190,6 @@ static char *command_text(const husk_pctr *c)
     n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? " " : "", a);
   }
   return out;
-}
-
-/* Terminal handling for -it. */
-typedef struct tty_state {
-  bool raw;
-  struct termios saved;
-} tty_state;
-
-static void tty_make_raw(tty_state *t)
-{
-  if (!isatty(0) || tcgetattr(0, &t->saved) < 0)
-    return;
-  struct termios raw = t->saved;
-  cfmakeraw(&raw);
-  if (tcsetattr(0, TCSADRAIN, &raw) == 0)
-    t->raw = true;
-}
-
-static void tty_restore(tty_state *t)
-{
-  if (t->raw)
-    tcsetattr(0, TCSADRAIN, &t->saved);
-  t->raw = false;
 }
 
 static void console_size(unsigned *rows, unsigned *cols)
@@ -271,7 +249,9 @@ static const char run_help[] =
     "      --tmpfs DST[:OPTS]   mount a tmpfs\n"
     "      --read-only          mount the root filesystem read-only\n"
     "      --entrypoint CMD     override the image's entrypoint (\"\" clears it)\n"
-    "      --network MODE       none (default), host; bridge is not supported yet\n"
+    "      --network MODE       none (default: only lo), host, bridge, or a network made by\n"
+    "                           `husk network create`\n"
+    "  -p, --publish [IP:]HOSTPORT:PORT[/udp]  publish a port (bridge networks)\n"
     "      --stop-signal SIG    signal for `husk stop` (default: the image's, else SIGTERM)\n"
     "      --help               this help\n";
 
@@ -300,6 +280,8 @@ typedef struct run_args {
   char **env_files;
   husk_volspec *vols;
   size_t n_vols;
+  husk_port_map *ports;
+  size_t n_ports;
 } run_args;
 
 static void run_args_clear(run_args *a)
@@ -310,6 +292,7 @@ static void run_args_clear(run_args *a)
   for (size_t i = 0; i < a->n_vols; i++)
     husk_volspec_clear(&a->vols[i]);
   free(a->vols);
+  free(a->ports);
 }
 
 static char **push(char **v, const char *s)
@@ -367,6 +350,7 @@ static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *e
       {"network", required_argument, NULL, OPT_NETWORK},
       {"net", required_argument, NULL, OPT_NETWORK},
       {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
+      {"publish", required_argument, NULL, 'p'},
       {"help", no_argument, NULL, OPT_HELP},
       {NULL, 0, NULL, 0},
   };
@@ -375,7 +359,7 @@ static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *e
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "+dite:w:u:h:m:v:", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+dite:w:u:h:m:v:p:", longopts, NULL)) != -1) {
     int r = 0;
     switch (c) {
     case 'd':
@@ -457,8 +441,17 @@ static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *e
       o->entrypoint = optarg;
       break;
     case OPT_NETWORK:
-      r = husk_net_mode_parse(optarg, &o->network, err);
+      r = husk_net_mode_parse(optarg, &o->network, &o->network_name, err);
       break;
+    case 'p': {
+      husk_port_map pm;
+      r = husk_port_map_parse(optarg, &pm, err);
+      if (r == 0) {
+        a->ports = husk_xrealloc(a->ports, (a->n_ports + 1) * sizeof(husk_port_map));
+        a->ports[a->n_ports++] = pm;
+      }
+      break;
+    }
     case OPT_STOP_SIGNAL:
       if (husk_parse_signal(optarg) <= 0)
         r = husk_errorf_plain(err, EINVAL, "--stop-signal %s: unknown signal", optarg);
@@ -469,8 +462,9 @@ static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *e
       return 0;
     case '?':
       if (optopt && optopt < 256)
-        return husk_errorf_plain(err, EINVAL, "unknown or incomplete option -%c (see husk run "
-                                              "--help)",
+        return husk_errorf_plain(err, EINVAL,
+                                 "unknown or incomplete option -%c (see husk run "
+                                 "--help)",
                                  optopt);
       return husk_errorf_plain(err, EINVAL, "unknown or incomplete option %s (see husk run --help)",
                                argv[optind - 1]);
@@ -508,8 +502,12 @@ static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *e
       }
     }
   }
+  if (a->n_ports && o->network != HUSK_NET_BRIDGE)
+    return husk_errorf_plain(err, EINVAL, "--publish needs a bridge network (--network bridge)");
   o->volumes = a->vols;
   o->n_volumes = a->n_vols;
+  o->ports = a->ports;
+  o->n_ports = a->n_ports;
   if (o->tty && o->interactive && !o->detach && !isatty(0))
     return husk_errorf_plain(err, ENOTTY, "the input device is not a TTY (drop -t or -i)");
   if (o->tty)
@@ -537,18 +535,13 @@ int husk_cmd_run(const husk_pglobal *g, int argc, char **argv, husk_err *err)
     run_args_clear(&a);
     return r;
   }
-  tty_state tty = {0};
-  if (!a.o.detach) {
-    if (!a.o.interactive && (r = stdin_devnull(err)) < 0) {
-      run_args_clear(&a);
-      return r;
-    }
-    if (a.o.tty && a.o.interactive)
-      tty_make_raw(&tty);
+  /* (with -it the core puts our terminal in raw mode while it proxies the pty) */
+  if (!a.o.detach && !a.o.interactive && (r = stdin_devnull(err)) < 0) {
+    run_args_clear(&a);
+    return r;
   }
   husk_prun_result res;
   r = husk_prun(&home, store, &a.o, img, &res, err);
-  tty_restore(&tty);
   run_args_clear(&a);
   if (r < 0) {
     if (res.start_failed) {
@@ -864,8 +857,7 @@ static const char exec_help[] =
 static void json_env_set(struct json_object *proc, const char *kv)
 {
   struct json_object *env = NULL;
-  if (!json_object_object_get_ex(proc, "env", &env) ||
-      !json_object_is_type(env, json_type_array)) {
+  if (!json_object_object_get_ex(proc, "env", &env) || !json_object_is_type(env, json_type_array)) {
     env = json_object_new_array();
     json_object_object_add(proc, "env", env);
   }
@@ -885,10 +877,10 @@ int husk_cmd_exec(const husk_pglobal *g, int argc, char **argv, husk_err *err)
 {
   HOME_OR_RETURN(g, home, err);
   static const struct option longopts[] = {
-      {"detach", no_argument, NULL, 'd'},   {"interactive", no_argument, NULL, 'i'},
-      {"tty", no_argument, NULL, 't'},      {"env", required_argument, NULL, 'e'},
+      {"detach", no_argument, NULL, 'd'},        {"interactive", no_argument, NULL, 'i'},
+      {"tty", no_argument, NULL, 't'},           {"env", required_argument, NULL, 'e'},
       {"workdir", required_argument, NULL, 'w'}, {"user", required_argument, NULL, 'u'},
-      {"help", no_argument, NULL, OPT_HELP}, {NULL, 0, NULL, 0}};
+      {"help", no_argument, NULL, OPT_HELP},     {NULL, 0, NULL, 0}};
   bool detach = false, interactive = false, tty = false;
   const char *workdir = NULL, *user = NULL;
   _cleanup_strv_ char **env = NULL;
@@ -1008,13 +1000,9 @@ int husk_cmd_exec(const husk_pglobal *g, int argc, char **argv, husk_err *err)
       return r;
     }
   }
-  tty_state ts = {0};
-  if (tty && interactive && !detach)
-    tty_make_raw(&ts);
   husk_exec_opts eo = {.process = &p, .detach = detach};
   int code = 0;
   r = husk_container_exec(home.state_root, ct->id, &eo, &code, err);
-  tty_restore(&ts);
   husk_process_clear(&p);
   if (r < 0) {
     print_error("exec", err);
@@ -1092,14 +1080,15 @@ static int stop_one(const husk_home *h, const char *ref, int timeout, husk_err *
   return 0;
 }
 
-static const char stop_help[] = "Usage: husk stop [OPTIONS] CONTAINER [CONTAINER...]\n"
-                                "\n"
-                                "Stop containers: the stop signal (SIGTERM unless the image or\n"
-                                "--stop-signal says otherwise), then SIGKILL after a grace period.\n"
-                                "\n"
-                                "Options:\n"
-                                "  -t, --time SECS  grace period (default 10)\n"
-                                "      --help       this help\n";
+static const char stop_help[] =
+    "Usage: husk stop [OPTIONS] CONTAINER [CONTAINER...]\n"
+    "\n"
+    "Stop containers: the stop signal (SIGTERM unless the image or\n"
+    "--stop-signal says otherwise), then SIGKILL after a grace period.\n"
+    "\n"
+    "Options:\n"
+    "  -t, --time SECS  grace period (default 10)\n"
+    "      --help       this help\n";
 
 int husk_cmd_stop(const husk_pglobal *g, int argc, char **argv, husk_err *err)
 {
@@ -1276,10 +1265,14 @@ static struct json_object *inspect_doc(const husk_home *h, husk_pctr *ct)
   husk_plive live;
   husk_pctr_live(h, ct, &live);
   husk_pctr_set(ct, "State.Status", json_object_new_string(husk_pstatus_name(live.status)));
-  husk_pctr_set(ct, "State.Running", json_object_new_boolean(live.status == HUSK_P_RUNNING ||
-                                                             live.status == HUSK_P_PAUSED));
+  husk_pctr_set(
+      ct, "State.Running",
+      json_object_new_boolean(live.status == HUSK_P_RUNNING || live.status == HUSK_P_PAUSED));
   husk_pctr_set(ct, "State.Paused", json_object_new_boolean(live.status == HUSK_P_PAUSED));
   husk_pctr_set(ct, "State.Pid", json_object_new_int64(live.pid));
+  const char *started = husk_pctr_str(ct, "State.StartedAt");
+  if ((started == NULL || *started == '\0') && live.started[0])
+    husk_pctr_set(ct, "State.StartedAt", json_object_new_string(live.started));
   if (live.status == HUSK_P_EXITED)
     husk_pctr_set(ct, "State.ExitCode", json_object_new_int(live.exit_code));
   struct json_object *doc = json_object_get(ct->doc);
@@ -1329,8 +1322,8 @@ static void print_template(struct json_object *doc, const char *tpl)
     else if (!as_json && json_object_is_type(v, json_type_string))
       fputs(json_object_get_string(v), stdout);
     else
-      fputs(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-                                                  JSON_C_TO_STRING_NOSLASHESCAPE),
+      fputs(json_object_to_json_string_ext(v,
+                                           JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
             stdout);
     p = close + 2;
   }
@@ -1355,9 +1348,8 @@ int husk_cmd_inspect(const husk_pglobal *g, int argc, char **argv, husk_err *err
       break;
     case 1:
       if (strcmp(optarg, "container") != 0)
-        return husk_errorf_plain(err, EINVAL,
-                                 "--type %s: only containers (husk image inspect for images)",
-                                 optarg);
+        return husk_errorf_plain(
+            err, EINVAL, "--type %s: only containers (husk image inspect for images)", optarg);
       break;
     case OPT_HELP:
       fputs(inspect_help, stdout);
@@ -1387,8 +1379,8 @@ int husk_cmd_inspect(const husk_pglobal *g, int argc, char **argv, husk_err *err
     }
   }
   if (!format)
-    printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-                                                           JSON_C_TO_STRING_SPACED |
-                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+    printf("%s\n",
+           json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
   return status;
 }

@@ -34,7 +34,7 @@ static int net_create(const husk_pglobal *g, int argc, char **argv, husk_err *er
   const char *subnet = NULL, *gateway = NULL;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
     switch (c) {
     case 's':
       subnet = optarg;
@@ -44,17 +44,17 @@ static int net_create(const husk_pglobal *g, int argc, char **argv, husk_err *er
       break;
     case 'd':
       if (strcmp(optarg, "bridge") != 0)
-        return husk_errorf_plain(err, EINVAL, "network create: only the bridge driver exists");
+        return husk_errorf_plain(err, EINVAL, "create: only the bridge driver exists");
       break;
     case 'h':
       printf("Usage: husk network create NAME [--subnet CIDR] [--gateway IP]\n");
       return 0;
     default:
-      return husk_errorf_plain(err, EINVAL, "network create: invalid option (see --help)");
+      return husk_errorf_plain(err, EINVAL, "create: invalid option (see --help)");
     }
   }
   if (optind + 1 != argc)
-    return husk_errorf_plain(err, EINVAL, "network create: expected one NAME");
+    return husk_errorf_plain(err, EINVAL, "create: expected one NAME");
   const char *name = argv[optind];
   int r = husk_network_validate_name(name, err);
   if (r < 0)
@@ -72,7 +72,7 @@ static int net_create(const husk_pglobal *g, int argc, char **argv, husk_err *er
   if (subnet) {
     r = husk_cidr_parse(subnet, &c4, err);
     if (r < 0)
-      return husk_error_wrap(err, "network create");
+      return husk_error_wrap(err, "create");
   } else {
     r = husk_net_default_subnet(root, &c4, err);
     if (r < 0)
@@ -81,13 +81,13 @@ static int net_create(const husk_pglobal *g, int argc, char **argv, husk_err *er
   husk_network net;
   r = husk_network_init(&net, name, &c4, err);
   if (r < 0)
-    return husk_error_wrap(err, "network create");
+    return husk_error_wrap(err, "create");
   if (gateway) {
     if (husk_ip_parse(gateway, &net.gateway) < 0)
-      return husk_errorf_plain(err, EINVAL, "network create: invalid gateway %s", gateway);
+      return husk_errorf_plain(err, EINVAL, "create: invalid gateway %s", gateway);
     uint32_t bcast = c4.addr | ~husk_cidr_mask(c4.prefix);
     if (!husk_cidr_contains(&c4, net.gateway) || net.gateway == c4.addr || net.gateway == bcast)
-      return husk_errorf_plain(err, EINVAL, "network create: gateway %s is not a host address of %s",
+      return husk_errorf_plain(err, EINVAL, "create: gateway %s is not a host address of %s",
                                gateway, subnet ? subnet : "the subnet");
   }
   /* no overlap with another husk network or a host route */
@@ -137,23 +137,22 @@ static size_t count_users(const husk_lease *v, size_t n, const char *network)
 
 static int net_ls(const husk_pglobal *g, int argc, char **argv, husk_err *err)
 {
-  static const struct option opts[] = {{"quiet", no_argument, NULL, 'q'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   bool quiet = false;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
     if (c == 'q')
       quiet = true;
     else if (c == 'h') {
       printf("Usage: husk network ls [-q]\n");
       return 0;
     } else
-      return husk_errorf_plain(err, EINVAL, "network ls: invalid option (see --help)");
+      return husk_errorf_plain(err, EINVAL, "ls: invalid option (see --help)");
   }
   if (optind != argc)
-    return husk_errorf_plain(err, EINVAL, "network ls: no arguments expected");
+    return husk_errorf_plain(err, EINVAL, "ls: no arguments expected");
   const char *root = husk_data_root(g->data_root);
   husk_network *nets = NULL;
   size_t nn = 0;
@@ -186,7 +185,7 @@ static int net_ls(const husk_pglobal *g, int argc, char **argv, husk_err *err)
 static int net_inspect(const husk_pglobal *g, int argc, char **argv, husk_err *err)
 {
   if (argc < 2)
-    return husk_errorf_plain(err, EINVAL, "network inspect: expected NAME...");
+    return husk_errorf_plain(err, EINVAL, "inspect: expected NAME...");
   const char *root = husk_data_root(g->data_root);
   json_object *arr = json_object_new_array();
   int r = 0;
@@ -213,14 +212,13 @@ static int net_inspect(const husk_pglobal *g, int argc, char **argv, husk_err *e
       json_object *co = json_object_new_object();
       if (l->name)
         json_object_object_add(co, "Name", json_object_new_string(l->name));
-      json_object_object_add(co, "IPv4Address",
-                             json_object_new_string(husk_ip_str(l->addr, ip)));
+      json_object_object_add(co, "IPv4Address", json_object_new_string(husk_ip_str(l->addr, ip)));
       json_object_object_add(co, "HostVeth", json_object_new_string(l->veth));
       json_object *ports = json_object_new_array();
       for (size_t m = 0; m < l->n_ports; m++) {
         char buf[48];
-        json_object_array_add(ports, json_object_new_string(
-                                         husk_port_map_str(&l->ports[m], buf, sizeof(buf))));
+        json_object_array_add(
+            ports, json_object_new_string(husk_port_map_str(&l->ports[m], buf, sizeof(buf))));
       }
       json_object_object_add(co, "Ports", ports);
       json_object_object_add(ctrs, l->container && *l->container ? l->container : ip, co);
@@ -280,14 +278,14 @@ static int net_rm_one(const char *root, const char *name, husk_err *err)
 static int net_rm(const husk_pglobal *g, int argc, char **argv, husk_err *err)
 {
   if (argc < 2)
-    return husk_errorf_plain(err, EINVAL, "network rm: expected NAME...");
+    return husk_errorf_plain(err, EINVAL, "rm: expected NAME...");
   const char *root = husk_data_root(g->data_root);
   int status = 0;
   for (int i = 1; i < argc; i++) {
     husk_err e;
     husk_error_clear(&e);
     if (net_rm_one(root, argv[i], &e) < 0) {
-      fprintf(stderr, "husk: network rm %s: %s\n", argv[i], e.msg);
+      fprintf(stderr, "husk network rm: %s\n", e.msg);
       status = 1;
     } else {
       printf("%s\n", argv[i]);
@@ -315,6 +313,5 @@ int husk_cmd_network(const husk_pglobal *g, int argc, char **argv, husk_err *err
     network_usage(stdout);
     return 0;
   }
-  return husk_errorf_plain(err, EINVAL, "network: unknown command %s (see husk network --help)",
-                           sub);
+  return husk_errorf_plain(err, EINVAL, "unknown command %s (see husk network --help)", sub);
 }

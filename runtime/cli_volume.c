@@ -43,9 +43,8 @@ static int vol_create(const husk_home *h, int argc, char **argv, husk_err *err)
 
 static int vol_ls(const husk_home *h, int argc, char **argv, husk_err *err)
 {
-  static const struct option longopts[] = {{"quiet", no_argument, NULL, 'q'},
-                                           {"help", no_argument, NULL, OPT_HELP},
-                                           {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {
+      {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, OPT_HELP}, {NULL, 0, NULL, 0}};
   bool quiet = false;
   optind = 1;
   opterr = 0;
@@ -77,9 +76,8 @@ static int vol_ls(const husk_home *h, int argc, char **argv, husk_err *err)
 
 static int vol_rm(const husk_home *h, int argc, char **argv, husk_err *err)
 {
-  static const struct option longopts[] = {{"force", no_argument, NULL, 'f'},
-                                           {"help", no_argument, NULL, OPT_HELP},
-                                           {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {
+      {"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, OPT_HELP}, {NULL, 0, NULL, 0}};
   bool force = false;
   optind = 1;
   opterr = 0;
@@ -135,9 +133,9 @@ static int vol_inspect(const husk_home *h, int argc, char **argv, husk_err *err)
     }
     json_object_array_add(arr, doc);
   }
-  printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-                                                         JSON_C_TO_STRING_SPACED |
-                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+  printf("%s\n",
+         json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
   json_object_put(arr);
   return status;
 }

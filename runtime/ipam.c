@@ -92,8 +92,7 @@ int husk_cidr_parse(const char *s, husk_cidr *out, husk_err *err)
     return husk_errorf_plain(err, EINVAL, "empty subnet (expected a.b.c.d/N)");
   const char *slash = strchr(s, '/');
   if (slash == NULL)
-    return husk_errorf_plain(err, EINVAL, "subnet %s has no prefix length (expected a.b.c.d/N)",
-                             s);
+    return husk_errorf_plain(err, EINVAL, "subnet %s has no prefix length (expected a.b.c.d/N)", s);
   char ipbuf[32];
   size_t iplen = (size_t)(slash - s);
   if (iplen >= sizeof(ipbuf))
@@ -102,8 +101,7 @@ int husk_cidr_parse(const char *s, husk_cidr *out, husk_err *err)
   ipbuf[iplen] = '\0';
   uint32_t ip;
   if (husk_ip_parse(ipbuf, &ip) < 0)
-    return husk_errorf_plain(err, EINVAL, "invalid subnet %s: %s is not an IPv4 address", s,
-                             ipbuf);
+    return husk_errorf_plain(err, EINVAL, "invalid subnet %s: %s is not an IPv4 address", s, ipbuf);
   uint64_t prefix;
   if (husk_parse_u64(slash + 1, &prefix) < 0 || prefix > 32 ||
       (slash[1] == '0' && slash[2] != '\0'))
@@ -111,8 +109,9 @@ int husk_cidr_parse(const char *s, husk_cidr *out, husk_err *err)
   uint32_t mask = husk_cidr_mask((int)prefix);
   if ((ip & mask) != ip) {
     char net[16];
-    return husk_errorf_plain(err, EINVAL, "invalid subnet %s: host bits are set (did you mean %s/%d?)",
-                             s, husk_ip_str(ip & mask, net), (int)prefix);
+    return husk_errorf_plain(err, EINVAL,
+                             "invalid subnet %s: host bits are set (did you mean %s/%d?)", s,
+                             husk_ip_str(ip & mask, net), (int)prefix);
   }
   out->addr = ip;
   out->prefix = (int)prefix;
@@ -155,13 +154,12 @@ int husk_port_map_parse(const char *s, husk_port_map *out, husk_err *err)
     else if (strcmp(proto, "udp") == 0)
       p.proto = IPPROTO_UDP;
     else
-      return husk_errorf_plain(err, EINVAL,
-                               "invalid port mapping %s: unknown protocol \"%s\" (tcp or udp)", s,
-                               proto);
+      return husk_errorf_plain(
+          err, EINVAL, "invalid port mapping %s: unknown protocol \"%s\" (tcp or udp)", s, proto);
   }
   if (buf[0] == '[')
-    return husk_errorf_plain(err, EINVAL, "invalid port mapping %s: IPv6 host addresses are not supported",
-                             s);
+    return husk_errorf_plain(err, EINVAL,
+                             "invalid port mapping %s: IPv6 host addresses are not supported", s);
   char *parts[4] = {NULL};
   int n = 0;
   /* split on ':' keeping empty fields */
@@ -185,30 +183,31 @@ int husk_port_map_parse(const char *s, husk_port_map *out, husk_err *err)
     hostport = parts[1];
     ctrport = parts[2];
   } else if (n == 1) {
-    return husk_errorf_plain(err, EINVAL,
-                             "invalid port mapping %s: a host port is required (%s)", s, usage);
+    return husk_errorf_plain(err, EINVAL, "invalid port mapping %s: a host port is required (%s)",
+                             s, usage);
   } else {
     return husk_errorf_plain(err, EINVAL, "invalid port mapping %s: %s", s, usage);
   }
   if (hostip && *hostip) {
     if (husk_ip_parse(hostip, &p.host_ip) < 0)
-      return husk_errorf_plain(err, EINVAL,
-                               "invalid port mapping %s: host address \"%s\" is not an IPv4 address",
-                               s, hostip);
+      return husk_errorf_plain(
+          err, EINVAL, "invalid port mapping %s: host address \"%s\" is not an IPv4 address", s,
+          hostip);
   } else if (hostip) {
     return husk_errorf_plain(err, EINVAL, "invalid port mapping %s: empty host address (%s)", s,
                              usage);
   }
   if (*hostport == '\0')
-    return husk_errorf_plain(err, EINVAL, "invalid port mapping %s: empty host port (%s)", s, usage);
+    return husk_errorf_plain(err, EINVAL, "invalid port mapping %s: empty host port (%s)", s,
+                             usage);
   if (parse_port(hostport, &p.host_port) < 0)
-    return husk_errorf_plain(err, EINVAL,
-                             "invalid port mapping %s: host port \"%s\" is not a number in 1..65535",
-                             s, hostport);
+    return husk_errorf_plain(
+        err, EINVAL, "invalid port mapping %s: host port \"%s\" is not a number in 1..65535", s,
+        hostport);
   if (parse_port(ctrport, &p.container_port) < 0)
     return husk_errorf_plain(
-        err, EINVAL, "invalid port mapping %s: container port \"%s\" is not a number in 1..65535", s,
-        ctrport);
+        err, EINVAL, "invalid port mapping %s: container port \"%s\" is not a number in 1..65535",
+        s, ctrport);
   *out = p;
   return 0;
 }
@@ -236,16 +235,16 @@ int husk_network_validate_name(const char *name, husk_err *err)
   if (len == 0)
     return husk_errorf_plain(err, EINVAL, "empty network name");
   if (len >= HUSK_NET_NAME_MAX)
-    return husk_errorf_plain(err, EINVAL, "network name %.32s... is too long (at most %d characters)",
-                             name, HUSK_NET_NAME_MAX - 1);
+    return husk_errorf_plain(err, EINVAL,
+                             "network name %.32s... is too long (at most %d characters)", name,
+                             HUSK_NET_NAME_MAX - 1);
   if (!isalnum((unsigned char)name[0]))
-    return husk_errorf_plain(err, EINVAL, "invalid network name %s: must start with a letter or digit",
-                             name);
+    return husk_errorf_plain(err, EINVAL,
+                             "invalid network name %s: must start with a letter or digit", name);
   for (const char *c = name; *c; c++)
     if (!isalnum((unsigned char)*c) && *c != '_' && *c != '.' && *c != '-')
-      return husk_errorf_plain(err, EINVAL,
-                               "invalid network name %s: only letters, digits, '_', '.' and '-'",
-                               name);
+      return husk_errorf_plain(
+          err, EINVAL, "invalid network name %s: only letters, digits, '_', '.' and '-'", name);
   return 0;
 }
 
@@ -259,8 +258,7 @@ static uint32_t fnv1a(const char *s)
   return h;
 }
 
-int husk_network_init(husk_network *net, const char *name, const husk_cidr *subnet,
-                      husk_err *err)
+int husk_network_init(husk_network *net, const char *name, const husk_cidr *subnet, husk_err *err)
 {
   int r = husk_network_validate_name(name, err);
   if (r < 0)
@@ -296,7 +294,7 @@ int husk_ipam_lock(const char *data_root, int *lockfd, husk_err *err)
   int r = husk_mkdir_p(AT_FDCWD, dir, 0700, err);
   if (r < 0)
     return r;
-  _cleanup_free_ char *path = husk_xasprintf("%s/lock", dir);
+  _cleanup_free_ char *path = husk_xasprintf("%s/.lock", dir);
   _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
     return husk_errorf(err, errno, "open %s", path);
@@ -446,6 +444,9 @@ int husk_network_list(const char *data_root, husk_network **out, size_t *n, husk
   while ((e = readdir(d)) != NULL) {
     if (e->d_name[0] == '.' || husk_network_validate_name(e->d_name, NULL) < 0)
       continue;
+    struct stat st;
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+      continue;
     husk_network net;
     husk_err e2;
     int lr = husk_network_load(data_root, e->d_name, &net, &e2);
@@ -513,8 +514,8 @@ char *husk_lease_to_json(const husk_lease *l)
   json_object *ports = json_object_new_array();
   for (size_t i = 0; i < l->n_ports; i++) {
     char buf[48];
-    json_object_array_add(ports, json_object_new_string(
-                                     husk_port_map_str(&l->ports[i], buf, sizeof(buf))));
+    json_object_array_add(
+        ports, json_object_new_string(husk_port_map_str(&l->ports[i], buf, sizeof(buf))));
   }
   json_object_object_add(o, "ports", ports);
   char *s = husk_xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));

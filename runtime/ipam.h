@@ -1,7 +1,7 @@
 /* IP address management for husk's bridge networks: network records and
  * address leases on disk under <data-root>/networks/.
  *
- *   <data-root>/networks/lock                   flock(2)ed around every change
+ *   <data-root>/networks/.lock                  flock(2)ed around every change
  *   <data-root>/networks/<name>/network.json    name, bridge, subnet, gateway
  *   <data-root>/networks/<name>/last            last address handed out
  *   <data-root>/networks/<name>/leases/<a.b.c.d>  one JSON lease per address
@@ -19,8 +19,8 @@
 
 #include "error.h"
 
-#define HUSK_NET_NAME_MAX 64 /* network names are at most 63 characters */
-#define HUSK_IFNAME_MAX   16 /* IFNAMSIZ */
+#define HUSK_NET_NAME_MAX    64 /* network names are at most 63 characters */
+#define HUSK_IFNAME_MAX      16 /* IFNAMSIZ */
 #define HUSK_DEFAULT_NETWORK "bridge"
 #define HUSK_DEFAULT_BRIDGE  "husk0"
 
@@ -70,8 +70,7 @@ typedef struct husk_network {
 
 /* Fill a record for NAME/SUBNET: bridge "husk0" for the default network, else
  * "hk-<name>" (or "hk-<hash>" when the name is too long for an interface). */
-int husk_network_init(husk_network *net, const char *name, const husk_cidr *subnet,
-                      husk_err *err);
+int husk_network_init(husk_network *net, const char *name, const husk_cidr *subnet, husk_err *err);
 /* -ENOENT (err set) when the network does not exist. */
 int husk_network_load(const char *data_root, const char *name, husk_network *out, husk_err *err);
 /* Create the record; -EEXIST when it exists. */
@@ -84,12 +83,12 @@ int husk_network_list(const char *data_root, husk_network **out, size_t *n, husk
 typedef struct husk_lease {
   char network[HUSK_NET_NAME_MAX];
   uint32_t addr;
-  char *container; /* container id */
-  char *name;      /* container name, or NULL */
-  char *hostname;  /* or NULL */
+  char *container;            /* container id */
+  char *name;                 /* container name, or NULL */
+  char *hostname;             /* or NULL */
   char veth[HUSK_IFNAME_MAX]; /* host end of the veth pair */
-  char *hosts_path; /* host path of the container's /etc/hosts kept current, or NULL */
-  pid_t pid;        /* the holder: the container's init, or the husk that allocated */
+  char *hosts_path;           /* host path of the container's /etc/hosts kept current, or NULL */
+  pid_t pid;                  /* the holder: the container's init, or the husk that allocated */
   uint64_t pid_start;
   husk_port_map *ports;
   size_t n_ports;
@@ -102,7 +101,7 @@ void husk_leases_free(husk_lease *v, size_t n);
 char *husk_lease_to_json(const husk_lease *l);
 int husk_lease_from_json(const char *json, husk_lease *out, husk_err *err);
 
-/* Exclusive lock on <data-root>/networks/lock (created as needed). */
+/* Exclusive lock on <data-root>/networks/.lock (created as needed). */
 int husk_ipam_lock(const char *data_root, int *lockfd, husk_err *err);
 
 /* With the lock held: give LEASE (container, name, ... filled in, addr 0) the

@@ -10,7 +10,10 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,6 +42,9 @@ int husk_nl_open(husk_nl *nl, int netns_fd, husk_err *err)
   }
   if (s == NULL)
     return husk_errorf(err, e, "open a netlink socket");
+  /* never wait forever for the kernel */
+  struct timeval tv = {.tv_sec = 10};
+  setsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
     e = errno;
     mnl_socket_close(s);
@@ -64,7 +70,10 @@ static int nl_talk(husk_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
   unsigned seq = ++nl->seq;
   nlh->nlmsg_seq = seq;
-  if (!(nlh->nlmsg_flags & NLM_F_DUMP))
+  /* NLM_F_DUMP shares bits with NLM_F_EXCL/NLM_F_REPLACE: only a GET with
+   * both bits is a dump (which ends with NLMSG_DONE instead of an ack) */
+  bool dump = (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP && (nlh->nlmsg_type & 3) == 2;
+  if (!dump)
     nlh->nlmsg_flags |= NLM_F_ACK;
   if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
     return -errno;

@@ -46,7 +46,7 @@ static const char *net_name(const husk_net_opts *o)
  * reclaimed by prepare): the next attach or teardown rewrites it. */
 static char *dirty_path(const char *data_root)
 {
-  return husk_xasprintf("%s/networks/fw-dirty", data_root);
+  return husk_xasprintf("%s/networks/.fw-dirty", data_root);
 }
 
 static void fill_result(const husk_network *net, const husk_lease *l, husk_net_result *out)
@@ -113,7 +113,8 @@ int husk_net_default_subnet(const char *data_root, husk_cidr *out, husk_err *err
                         "one with husk network create NAME --subnet CIDR");
   for (int i = 0; i < 12 + 14; i++) {
     husk_cidr c = {.prefix = 16};
-    c.addr = i < 12 ? (10u << 24 | (uint32_t)(88 + i) << 16) : (172u << 24 | (uint32_t)(18 + i - 12) << 16);
+    c.addr = i < 12 ? (10u << 24 | (uint32_t)(88 + i) << 16)
+                    : (172u << 24 | (uint32_t)(18 + i - 12) << 16);
     bool used = false;
     for (size_t j = 0; j < nr && !used; j++)
       used = husk_cidr_overlaps(&c, &routes[j]);
@@ -132,8 +133,7 @@ int husk_net_default_subnet(const char *data_root, husk_cidr *out, husk_err *err
 
 /* ---- prepare ------------------------------------------------------------ */
 
-static int ensure_network(const char *data_root, const char *name, husk_network *net,
-                          husk_err *err)
+static int ensure_network(const char *data_root, const char *name, husk_network *net, husk_err *err)
 {
   int r = husk_network_load(data_root, name, net, err);
   if (r != -ENOENT)
@@ -165,16 +165,15 @@ static int check_port_free(const husk_port_map *p, husk_err *err)
   int one = 1;
   if (type == SOCK_STREAM)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_port = htons(p->host_port),
-                           .sin_addr.s_addr = htonl(p->host_ip)};
+  struct sockaddr_in sa = {
+      .sin_family = AF_INET, .sin_port = htons(p->host_port), .sin_addr.s_addr = htonl(p->host_ip)};
   if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
     return 0;
   char ip[16];
   husk_ip_str(p->host_ip, ip);
   if (errno == EADDRINUSE)
-    return husk_errorf_plain(err, EADDRINUSE, "cannot publish %s:%u/%s: port is already in use",
-                             ip, p->host_port, husk_proto_name(p->proto));
+    return husk_errorf_plain(err, EADDRINUSE, "cannot publish %s:%u/%s: port is already in use", ip,
+                             p->host_port, husk_proto_name(p->proto));
   if (errno == EADDRNOTAVAIL)
     return husk_errorf_plain(err, EADDRNOTAVAIL,
                              "cannot publish %s:%u/%s: %s is not an address of this host", ip,
@@ -402,8 +401,7 @@ static int configure_container(int nsfd, const husk_network *net, uint32_t addr,
     return husk_error_wrap(err, "lo");
   int eth = husk_nl_link_index(&nl, CONTAINER_IFNAME, err);
   if (eth < 0)
-    return eth == -ENODEV ? husk_errorf(err, ENODEV, "container has no %s", CONTAINER_IFNAME)
-                          : eth;
+    return eth == -ENODEV ? husk_errorf(err, ENODEV, "container has no %s", CONTAINER_IFNAME) : eth;
   r = husk_nl_addr_add(&nl, eth, addr, net->subnet.prefix, err);
   if (r < 0)
     return husk_error_wrap(err, "container %s", CONTAINER_IFNAME);
@@ -445,7 +443,8 @@ static int attach_locked(const husk_net_opts *o, pid_t pid, husk_net_result *out
   size_t users = 0;
   r = find_lease(o->data_root, name, o->container_id, &lease, &users, err);
   if (r == -ENOENT)
-    return husk_errorf_plain(err, ENOENT, "container %s has no address in network %s (call prepare first)",
+    return husk_errorf_plain(err, ENOENT,
+                             "container %s has no address in network %s (call prepare first)",
                              o->container_id, name);
   if (r < 0)
     return r;

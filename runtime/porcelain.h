@@ -72,26 +72,26 @@ void husk_volspec_clear(husk_volspec *v);
 typedef enum husk_net_mode { HUSK_NET_NONE, HUSK_NET_HOST, HUSK_NET_BRIDGE } husk_net_mode;
 
 typedef struct husk_run_opts {
-  const char *image;     /* as the user wrote it */
-  char **cmd;            /* CMD... after the image; NULL or empty: the image's Cmd */
-  bool has_entrypoint;   /* --entrypoint given ("" clears the image's) */
+  const char *image;   /* as the user wrote it */
+  char **cmd;          /* CMD... after the image; NULL or empty: the image's Cmd */
+  bool has_entrypoint; /* --entrypoint given ("" clears the image's) */
   const char *entrypoint;
-  char **env;            /* KEY=VALUE from --env-file then -e, applied in order */
-  const char *workdir;   /* -w */
-  const char *user;      /* -u */
-  const char *hostname;  /* --hostname */
-  const char *name;      /* --name */
+  char **env;           /* KEY=VALUE from --env-file then -e, applied in order */
+  const char *workdir;  /* -w */
+  const char *user;     /* -u */
+  const char *hostname; /* --hostname */
+  const char *name;     /* --name */
   const char *stop_signal;
   husk_net_mode network;
-  const char *network_name; /* bridge: the network (NULL: "bridge") */
+  const char *network_name;    /* bridge: the network (NULL: "bridge") */
   struct husk_port_map *ports; /* -p, bridge only */
   size_t n_ports;
   bool rm, detach, interactive, tty, read_only;
   bool has_memory, has_memory_swap, has_cpus, has_pids_limit;
-  uint64_t memory;       /* bytes */
-  int64_t memory_swap;   /* bytes of memory+swap, -1: unlimited */
+  uint64_t memory;                /* bytes */
+  int64_t memory_swap;            /* bytes of memory+swap, -1: unlimited */
   uint64_t cpu_quota, cpu_period; /* from --cpus */
-  uint64_t nano_cpus;    /* --cpus * 1e9, for inspect */
+  uint64_t nano_cpus;             /* --cpus * 1e9, for inspect */
   const char *cpuset_cpus;
   int64_t pids_limit;    /* <= 0: unlimited */
   husk_volspec *volumes; /* -v and --tmpfs, in order */
@@ -108,7 +108,7 @@ typedef struct husk_puser {
   uint32_t uid, gid;
   uint32_t *gids; /* supplementary groups */
   size_t n_gids;
-  char *home;     /* NULL when unknown */
+  char *home; /* NULL when unknown */
 } husk_puser;
 
 /* "uid", "uid:gid", "name", "name:group" (names looked up inside the root
@@ -179,6 +179,7 @@ typedef struct husk_pctr {
 typedef struct husk_plive {
   husk_pstatus status;
   pid_t pid;
+  char started[64]; /* RFC 3339, "" when unknown */
   int exit_code;
   bool exit_known;
 } husk_plive;
@@ -236,6 +237,10 @@ int husk_pctr_release(const husk_home *h, husk_pctr *c, husk_err *err);
  * (then it is killed). */
 int husk_pctr_remove(const husk_home *h, const char *id, bool force, husk_err *err);
 
+/* The removal itself, for a stopped container whose lock the caller holds
+ * (store: to drop the image hold, NULL to open it). */
+int husk_pctr_destroy(const husk_home *h, husk_store *store, husk_pctr *c, husk_err *err);
+
 /* Wait until the process waiting for the container (foreground husk run or
  * the monitor) has recorded its exit, at most timeout_ms. */
 void husk_pctr_wait_recorded(const husk_home *h, const char *id, int timeout_ms);
@@ -273,7 +278,7 @@ typedef struct husk_pnet_opts {
   const char *hostname; /* the container's hostname */
   const struct husk_port_map *ports;
   size_t n_ports;
-  const char *dir;      /* the container's directory (bridge: the /etc files) */
+  const char *dir; /* the container's directory (bridge: the /etc files) */
 } husk_pnet_opts;
 
 typedef struct husk_pnet {

@@ -82,10 +82,8 @@ static int recv_fd(int sock)
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
   } u;
-  struct msghdr msg = {.msg_iov = &iov,
-                       .msg_iovlen = 1,
-                       .msg_control = u.buf,
-                       .msg_controllen = sizeof(u.buf)};
+  struct msghdr msg = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
   ssize_t n;
   do
     n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
@@ -103,8 +101,7 @@ static int recv_fd(int sock)
 }
 
 /* A listening socket for the pty master of -dt containers. */
-static int console_listen(const husk_home *h, const char *id, char *path, size_t len,
-                          husk_err *err)
+static int console_listen(const husk_home *h, const char *id, char *path, size_t len, husk_err *err)
 {
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   snprintf(path, len, "%s/containers/%s/console.sock", h->data_root, id);
@@ -285,7 +282,8 @@ static _Noreturn void monitor_main(const husk_pmon_args *a, int logfd, int repor
 
 int husk_pmon_spawn(const husk_pmon_args *a, husk_err *err)
 {
-  _cleanup_free_ char *log = husk_xasprintf("%s/containers/%s/" LOG_NAME, a->home->data_root, a->id);
+  _cleanup_free_ char *log =
+      husk_xasprintf("%s/containers/%s/" LOG_NAME, a->home->data_root, a->id);
   _cleanup_close_ int logfd =
       open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (logfd < 0)

@@ -112,8 +112,7 @@ static int new_netns(int *out, husk_err *err)
 
 static int write_new(const char *path, const char *content, husk_err *err)
 {
-  _cleanup_close_ int fd =
-      open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0)
     return husk_errorf(err, errno, "create %s", path);
   int r = husk_write_all(fd, content, strlen(content));
@@ -122,8 +121,7 @@ static int write_new(const char *path, const char *content, husk_err *err)
   return 0;
 }
 
-static int bridge_prepare(const husk_home *h, const husk_pnet_opts *o, husk_pnet *n,
-                          husk_err *err)
+static int bridge_prepare(const husk_home *h, const husk_pnet_opts *o, husk_pnet *n, husk_err *err)
 {
   n->hosts_path = husk_xasprintf("%s/hosts", o->dir);
   n->resolv_path = husk_xasprintf("%s/resolv.conf", o->dir);

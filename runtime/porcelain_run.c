@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "ipam.h"
 #include "mounts.h"
 #include "spec.h"
 #include "state.h"
@@ -63,7 +64,7 @@ static void ctx_free(run_ctx *c)
   free(c->merged);
   husk_closep(&c->dirfd);
   husk_strv_free(c->new_volumes);
-  husk_pnet_close(&c->net);
+  husk_pnet_clear(&c->net);
 }
 
 static struct json_object *jstrv(char *const *v)
@@ -79,6 +80,35 @@ static struct json_object *jstrv(char *const *v)
 static struct json_object *jstr(const char *s)
 {
   return s ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *network_settings(const husk_pnet *n, const husk_run_opts *o)
+{
+  struct json_object *ns = json_object_new_object();
+  struct json_object *nets = json_object_new_object();
+  struct json_object *ports = json_object_new_array();
+  for (size_t i = 0; i < o->n_ports; i++) {
+    char buf[64];
+    json_object_array_add(
+        ports, json_object_new_string(husk_port_map_str(&o->ports[i], buf, sizeof(buf))));
+  }
+  json_object_object_add(ns, "Ports", ports);
+  if (n->attached) {
+    json_object_object_add(ns, "IPAddress", json_object_new_string(n->ip));
+    json_object_object_add(ns, "IPPrefixLen", json_object_new_int(n->prefix));
+    json_object_object_add(ns, "Gateway", json_object_new_string(n->gateway));
+    json_object_object_add(ns, "Bridge", json_object_new_string(n->bridge));
+    struct json_object *one = json_object_new_object();
+    json_object_object_add(one, "IPAddress", json_object_new_string(n->ip));
+    json_object_object_add(one, "IPPrefixLen", json_object_new_int(n->prefix));
+    json_object_object_add(one, "Gateway", json_object_new_string(n->gateway));
+    json_object_object_add(nets, n->network, one);
+  } else {
+    json_object_object_add(ns, "IPAddress", json_object_new_string(""));
+    json_object_object_add(nets, husk_net_mode_name(n->mode), json_object_new_object());
+  }
+  json_object_object_add(ns, "Networks", nets);
+  return ns;
 }
 
 /* The record: docker-inspect shaped, so `husk inspect` prints it as is. */
@@ -104,9 +134,9 @@ static struct json_object *make_record(const run_ctx *c, const husk_run_opts *o,
   json_object_object_get_ex(proc, "cwd", &cwd);
   json_object_object_get_ex(spec, "hostname", &host);
   size_t nargs = args ? json_object_array_length(args) : 0;
-  json_object_object_add(
-      r, "Path",
-      nargs ? json_object_get(json_object_array_get_idx(args, 0)) : json_object_new_string(""));
+  json_object_object_add(r, "Path",
+                         nargs ? json_object_get(json_object_array_get_idx(args, 0))
+                               : json_object_new_string(""));
   struct json_object *rest = json_object_new_array();
   for (size_t i = 1; i < nargs; i++)
     json_object_array_add(rest, json_object_get(json_object_array_get_idx(args, i)));
@@ -130,15 +160,13 @@ static struct json_object *make_record(const run_ctx *c, const husk_run_opts *o,
 
   struct json_object *cfg = json_object_new_object();
   json_object_object_add(cfg, "Hostname", json_object_get(host));
-  json_object_object_add(cfg, "User",
-                         json_object_new_string(o->user ? o->user
-                                                        : (img->config.user ? img->config.user
-                                                                            : "")));
+  json_object_object_add(
+      cfg, "User",
+      json_object_new_string(o->user ? o->user : (img->config.user ? img->config.user : "")));
   json_object_object_add(cfg, "Env", json_object_get(env));
   json_object_object_add(cfg, "Cmd",
                          o->cmd && o->cmd[0] ? jstrv(o->cmd)
-                                             : (o->has_entrypoint ? NULL
-                                                                  : jstrv(img->config.cmd)));
+                                             : (o->has_entrypoint ? NULL : jstrv(img->config.cmd)));
   if (o->has_entrypoint) {
     struct json_object *ep = json_object_new_array();
     if (o->entrypoint && *o->entrypoint)
@@ -158,14 +186,21 @@ static struct json_object *make_record(const run_ctx *c, const husk_run_opts *o,
   struct json_object *hc = json_object_new_object();
   json_object_object_add(hc, "AutoRemove", json_object_new_boolean(o->rm));
   json_object_object_add(hc, "ReadonlyRootfs", json_object_new_boolean(o->read_only));
-  json_object_object_add(hc, "NetworkMode", json_object_new_string(husk_net_mode_name(o->network)));
-  json_object_object_add(hc, "Memory", json_object_new_int64(o->has_memory ? (int64_t)o->memory : 0));
+  json_object_object_add(
+      hc, "NetworkMode",
+      json_object_new_string(o->network_name ? o->network_name : husk_net_mode_name(o->network)));
+  json_object_object_add(hc, "Memory",
+                         json_object_new_int64(o->has_memory ? (int64_t)o->memory : 0));
   json_object_object_add(hc, "MemorySwap",
                          json_object_new_int64(o->has_memory_swap ? o->memory_swap : 0));
-  json_object_object_add(hc, "NanoCpus", json_object_new_int64(o->has_cpus ? (int64_t)o->nano_cpus : 0));
-  json_object_object_add(hc, "CpuQuota", json_object_new_int64(o->has_cpus ? (int64_t)o->cpu_quota : 0));
-  json_object_object_add(hc, "CpuPeriod", json_object_new_int64(o->has_cpus ? (int64_t)o->cpu_period : 0));
-  json_object_object_add(hc, "CpusetCpus", json_object_new_string(o->cpuset_cpus ? o->cpuset_cpus : ""));
+  json_object_object_add(hc, "NanoCpus",
+                         json_object_new_int64(o->has_cpus ? (int64_t)o->nano_cpus : 0));
+  json_object_object_add(hc, "CpuQuota",
+                         json_object_new_int64(o->has_cpus ? (int64_t)o->cpu_quota : 0));
+  json_object_object_add(hc, "CpuPeriod",
+                         json_object_new_int64(o->has_cpus ? (int64_t)o->cpu_period : 0));
+  json_object_object_add(hc, "CpusetCpus",
+                         json_object_new_string(o->cpuset_cpus ? o->cpuset_cpus : ""));
   json_object_object_add(hc, "PidsLimit",
                          json_object_new_int64(o->has_pids_limit ? o->pids_limit : 0));
   struct json_object *binds = json_object_new_array(), *tmpfs = json_object_new_object();
@@ -179,13 +214,12 @@ static struct json_object *make_record(const run_ctx *c, const husk_run_opts *o,
       json_object_object_add(m, "Type", json_object_new_string("tmpfs"));
       json_object_object_add(m, "Source", json_object_new_string(""));
     } else {
-      _cleanup_free_ char *b = husk_xasprintf("%s:%s%s", v->kind == HUSK_VOL_NAMED ? v->name
-                                                                                    : v->source,
-                                              v->destination, v->readonly ? ":ro" : "");
+      _cleanup_free_ char *b =
+          husk_xasprintf("%s:%s%s", v->kind == HUSK_VOL_NAMED ? v->name : v->source, v->destination,
+                         v->readonly ? ":ro" : "");
       json_object_array_add(binds, json_object_new_string(b));
-      json_object_object_add(m, "Type", json_object_new_string(v->kind == HUSK_VOL_NAMED
-                                                                   ? "volume"
-                                                                   : "bind"));
+      json_object_object_add(m, "Type",
+                             json_object_new_string(v->kind == HUSK_VOL_NAMED ? "volume" : "bind"));
       if (v->name)
         json_object_object_add(m, "Name", json_object_new_string(v->name));
       json_object_object_add(m, "Source", json_object_new_string(v->source));
@@ -221,6 +255,7 @@ static struct json_object *make_record(const run_ctx *c, const husk_run_opts *o,
   json_object_object_add(gd, "Data", gdd);
   json_object_object_add(r, "GraphDriver", gd);
   _cleanup_free_ char *log = husk_xasprintf("%s/ctr.log", c->dir);
+  json_object_object_add(r, "NetworkSettings", network_settings(&c->net, o));
   json_object_object_add(r, "LogPath", json_object_new_string(o->detach ? log : ""));
   json_object_object_add(r, "BundlePath", json_object_new_string(c->dir));
   json_object_object_add(r, "StateRoot", json_object_new_string(c->h->state_root));
@@ -283,37 +318,32 @@ static int check_sources(const husk_run_opts *o, husk_err *err)
   return 0;
 }
 
-static void set_state_running(husk_pctr *c)
-{
-  char now[64];
-  husk_rfc3339_now(now, sizeof(now));
-  husk_pctr_set(c, "State.Status", json_object_new_string("running"));
-  husk_pctr_set(c, "State.Running", json_object_new_boolean(1));
-  husk_pctr_set(c, "State.StartedAt", json_object_new_string(now));
-}
-
-/* Foreground: run through the core and record the exit. */
+/* Foreground: run through the core and record the exit.  (The record stays
+ * "created": the core's state tells that it runs, and when.) */
 static int run_foreground(run_ctx *c, const husk_run_opts *o, const husk_spec *spec,
                           husk_pctr *rec, int *exit_code, bool *start_failed, husk_err *err)
 {
   husk_create_opts co = {.root = c->h->state_root, .id = c->id, .bundle = c->dir, .spec = spec};
-  set_state_running(rec);
-  husk_err e;
-  husk_pctr_save(rec, &e);
+  char started[64];
+  husk_rfc3339_now(started, sizeof(started));
   int r = husk_container_run(&co, exit_code, err);
   husk_pnet_close(&c->net);
   if (r < 0) {
     *start_failed = true;
     return r;
   }
-  if (husk_pctr_lock(rec, &e) == 0) {
+  husk_err e;
+  if (husk_pctr_lock(rec, &e) < 0)
+    return 0; /* removed meanwhile (rm -f) */
+  if (o->rm) {
+    husk_pctr_destroy(c->h, c->store, rec, &e);
+  } else {
+    husk_pctr_set(rec, "State.StartedAt", json_object_new_string(started));
     husk_pctr_record_exit(rec, *exit_code, &e);
     husk_pctr_release(c->h, rec, &e);
-    c->mounted = false;
-    husk_pctr_unlock(rec);
   }
-  if (o->rm)
-    husk_pctr_remove(c->h, c->id, true, &e);
+  c->mounted = false;
+  husk_pctr_unlock(rec);
   return 0;
 }
 
@@ -337,8 +367,8 @@ static int prepare(run_ctx *c, const husk_run_opts *o, husk_run_opts *ro, const 
   if (mkdir(c->dir, 0700) < 0)
     return husk_errorf(err, errno, "create %s", c->dir);
   c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (c->dirfd < 0 || mkdirat(c->dirfd, "upper", 0755) < 0 ||
-      mkdirat(c->dirfd, "work", 0700) < 0 || mkdirat(c->dirfd, "rootfs", 0755) < 0)
+  if (c->dirfd < 0 || mkdirat(c->dirfd, "upper", 0755) < 0 || mkdirat(c->dirfd, "work", 0700) < 0 ||
+      mkdirat(c->dirfd, "rootfs", 0755) < 0)
     return husk_errorf(err, errno, "create the directories of %s", c->dir);
   _cleanup_free_ char *upper = husk_xasprintf("%s/upper", c->dir);
   _cleanup_free_ char *work = husk_xasprintf("%s/work", c->dir);
@@ -366,22 +396,38 @@ static int prepare(run_ctx *c, const husk_run_opts *o, husk_run_opts *ro, const 
       return r;
   }
 
-  if ((r = husk_pnet_prepare(h, c->id, o->network, &c->net, err)) < 0)
+  /* the hostname: --hostname, the host's with --network host, else the short id */
+  char hostbuf[65] = "";
+  if (o->hostname)
+    snprintf(hostbuf, sizeof(hostbuf), "%s", o->hostname);
+  else if (o->network != HUSK_NET_HOST || gethostname(hostbuf, 64) < 0)
+    snprintf(hostbuf, HUSK_SHORT_ID_LEN + 1, "%s", c->id);
+  ro->hostname = hostbuf;
+
+  husk_pnet_opts no = {.id = c->id,
+                       .mode = o->network,
+                       .network = o->network_name,
+                       .name = c->name,
+                       .hostname = hostbuf,
+                       .ports = o->ports,
+                       .n_ports = o->n_ports,
+                       .dir = c->dir};
+  if ((r = husk_pnet_prepare(h, &no, &c->net, err)) < 0)
     return r;
 
   _cleanup_close_ int rootfd = open(c->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
     return husk_errorf(err, errno, "open %s", c->merged);
-  char hostbuf[65] = "";
-  if (o->network == HUSK_NET_HOST && o->hostname == NULL && gethostname(hostbuf, 64) == 0)
-    ro->hostname = hostbuf;
   husk_spec_input in = {.opts = ro,
                         .image = &img->config,
                         .id = c->id,
                         .rootfs = c->merged,
                         .rootfd = rootfd,
                         .netns_path = c->net.ns_path[0] ? c->net.ns_path : NULL,
-                        .name = c->name};
+                        .name = c->name,
+                        .hosts_file = c->net.hosts_path,
+                        .resolv_file = c->net.resolv_path,
+                        .hostname_file = c->net.hostname_path};
   r = husk_pspec_build(&in, spec_doc, err);
   ro->hostname = o->hostname;
   if (r < 0)
@@ -397,7 +443,8 @@ static int prepare(run_ctx *c, const husk_run_opts *o, husk_run_opts *ro, const 
     if ((r = husk_mkpath_in_root(rootfd, json_object_get_string(cwd), false, &fd, err)) < 0)
       return husk_error_wrap(err, "working directory");
   }
-  if ((r = write_etc(rootfd, json_object_get_string(hostname), o->network, err)) < 0)
+  if (o->network != HUSK_NET_BRIDGE &&
+      (r = write_etc(rootfd, json_object_get_string(hostname), o->network, err)) < 0)
     return r;
 
   const char *txt = json_object_to_json_string_ext(*spec_doc, JSON_C_TO_STRING_PLAIN |

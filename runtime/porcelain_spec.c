@@ -94,8 +94,8 @@ static char *clean_path(const char *p)
 
 static bool is_propagation(const char *o)
 {
-  static const char *const modes[] = {"shared",  "rshared",  "slave",
-                                      "rslave",  "private",  "rprivate"};
+  static const char *const modes[] = {"shared", "rshared", "slave",
+                                      "rslave", "private", "rprivate"};
   for (size_t i = 0; i < HUSK_ARRAY_SIZE(modes); i++)
     if (strcmp(o, modes[i]) == 0)
       return true;
@@ -194,8 +194,7 @@ int husk_tmpfs_parse(const char *s, husk_volspec *out, husk_err *err)
 
 /* ---- --cpus ------------------------------------------------------------------------- */
 
-int husk_cpus_parse(const char *s, uint64_t *quota, uint64_t *period, uint64_t *nano,
-                    husk_err *err)
+int husk_cpus_parse(const char *s, uint64_t *quota, uint64_t *period, uint64_t *nano, husk_err *err)
 {
   const char *p = s;
   uint64_t whole = 0, frac = 0;
@@ -286,8 +285,7 @@ int husk_env_file_read(const char *path, char ***env, husk_err *err)
       continue;
     size_t k = key_len(line);
     if (k == 0)
-      return husk_errorf_plain(err, EINVAL, "--env-file %s:%d: empty variable name", path,
-                               lineno);
+      return husk_errorf_plain(err, EINVAL, "--env-file %s:%d: empty variable name", path, lineno);
     for (size_t i = 0; i < k; i++) {
       if (line[i] == ' ' || line[i] == '\t')
         return husk_errorf_plain(err, EINVAL,
@@ -470,8 +468,9 @@ int husk_user_resolve(int rootfd, const char *user, husk_puser *out, husk_err *e
   } else if (strcmp(u, "root") == 0) {
     uid = 0;
   } else {
-    return husk_errorf_plain(err, ENOENT, "unable to find user %s: no matching entries in passwd "
-                                          "file",
+    return husk_errorf_plain(err, ENOENT,
+                             "unable to find user %s: no matching entries in passwd "
+                             "file",
                              u);
   }
   uint32_t gid = pq.found ? pq.r_gid : 0;
@@ -598,8 +597,33 @@ static int cmp_depth(const void *a, const void *b)
   return x < y ? -1 : (x > y ? 1 : 0); /* stable: keep the given order */
 }
 
-static int build_mounts(struct json_object *root, const husk_run_opts *o, husk_err *err)
+static bool user_mounts_on(const husk_run_opts *o, const char *dst)
 {
+  for (size_t j = 0; j < o->n_volumes; j++)
+    if (strcmp(o->volumes[j].destination, dst) == 0)
+      return true;
+  return false;
+}
+
+static void add_file_mount(struct json_object *mounts, const husk_run_opts *o, const char *src,
+                           const char *dst)
+{
+  if (src == NULL || user_mounts_on(o, dst))
+    return;
+  struct json_object *m = json_object_new_object();
+  json_object_object_add(m, "destination", json_object_new_string(dst));
+  json_object_object_add(m, "type", json_object_new_string("bind"));
+  json_object_object_add(m, "source", json_object_new_string(src));
+  struct json_object *opts = json_object_new_array();
+  json_object_array_add(opts, json_object_new_string("rbind"));
+  json_object_array_add(opts, json_object_new_string("rprivate"));
+  json_object_object_add(m, "options", opts);
+  json_object_array_add(mounts, m);
+}
+
+static int build_mounts(struct json_object *root, const husk_spec_input *in, husk_err *err)
+{
+  const husk_run_opts *o = in->opts;
   struct json_object *mounts = NULL;
   if (!json_object_object_get_ex(root, "mounts", &mounts)) {
     mounts = json_object_new_array();
@@ -619,14 +643,14 @@ static int build_mounts(struct json_object *root, const husk_run_opts *o, husk_e
   struct json_object *kept = json_object_new_array();
   for (size_t i = 0; i < json_object_array_length(mounts); i++) {
     struct json_object *m = json_object_array_get_idx(mounts, i), *d = NULL;
-    bool replaced = false;
-    if (json_object_object_get_ex(m, "destination", &d)) {
-      for (size_t j = 0; j < o->n_volumes && !replaced; j++)
-        replaced = strcmp(json_object_get_string(d), o->volumes[j].destination) == 0;
-    }
-    if (!replaced)
+    if (!json_object_object_get_ex(m, "destination", &d) ||
+        !user_mounts_on(o, json_object_get_string(d)))
       json_object_array_add(kept, json_object_get(m));
   }
+  /* the network's /etc files (bridge) */
+  add_file_mount(kept, o, in->hosts_file, "/etc/hosts");
+  add_file_mount(kept, o, in->resolv_file, "/etc/resolv.conf");
+  add_file_mount(kept, o, in->hostname_file, "/etc/hostname");
   /* parents before children */
   const husk_volspec **sorted = husk_xcalloc(o->n_volumes + 1, sizeof(*sorted));
   for (size_t i = 0; i < o->n_volumes; i++)
@@ -686,10 +710,10 @@ static void build_namespaces(struct json_object *linux_obj, const husk_spec_inpu
 
 /* docker's default capability set */
 static const char *const default_caps[] = {
-    "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",     "CAP_FOWNER",
-    "CAP_MKNOD",  "CAP_NET_RAW",      "CAP_SETGID",     "CAP_SETUID",
-    "CAP_SETFCAP", "CAP_SETPCAP",     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-    "CAP_KILL",   "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+    "CAP_KILL",    "CAP_AUDIT_WRITE",
 };
 
 static struct json_object *caps_json(void)
@@ -737,9 +761,9 @@ int husk_pspec_build(const husk_spec_input *in, struct json_object **out, husk_e
     return husk_errorf_plain(err, EINVAL, "--hostname \"%s\": must be 1 to 64 characters",
                              hostname);
 
-  const char *cwd = o->workdir ? o->workdir
-                               : (img && img->working_dir && *img->working_dir ? img->working_dir
-                                                                               : "/");
+  const char *cwd = o->workdir
+                        ? o->workdir
+                        : (img && img->working_dir && *img->working_dir ? img->working_dir : "/");
   if (cwd[0] != '/')
     return husk_errorf_plain(err, EINVAL, "working directory %s must be an absolute path", cwd);
 
@@ -797,7 +821,7 @@ int husk_pspec_build(const husk_spec_input *in, struct json_object **out, husk_e
   json_object_object_add(jroot, "readonly", json_object_new_boolean(o->read_only));
   json_object_object_add(root, "hostname", json_object_new_string(hostname));
 
-  if ((r = build_mounts(root, o, err)) < 0)
+  if ((r = build_mounts(root, in, err)) < 0)
     return r;
 
   struct json_object *lx = get_obj(root, "linux");

@@ -22,8 +22,8 @@
 #include "state.h"
 #include "util.h"
 
-#define RECORD   "container.json"
-#define NAMES    ".names"
+#define RECORD       "container.json"
+#define NAMES        ".names"
 #define NAME_MAX_LEN 128
 
 /* ---- names and ids --------------------------------------------------------- */
@@ -149,16 +149,16 @@ static int read_name(int cdir, const char *name, char id[HUSK_ID_LEN + 1])
 }
 
 static const char *const adjectives[] = {
-    "brave",  "calm",   "eager",  "fancy",  "gentle", "happy",  "jolly",   "keen",
-    "lucid",  "merry",  "nimble", "proud",  "quiet",  "rapid",  "sharp",   "tidy",
-    "upbeat", "vivid",  "witty",  "zesty",  "bold",   "crisp",  "dapper",  "elated",
-    "frosty", "gritty", "hardy",  "icy",    "jaunty", "lively", "mellow",  "noble",
+    "brave",  "calm",   "eager",  "fancy", "gentle", "happy",  "jolly",  "keen",
+    "lucid",  "merry",  "nimble", "proud", "quiet",  "rapid",  "sharp",  "tidy",
+    "upbeat", "vivid",  "witty",  "zesty", "bold",   "crisp",  "dapper", "elated",
+    "frosty", "gritty", "hardy",  "icy",   "jaunty", "lively", "mellow", "noble",
 };
 static const char *const nouns[] = {
-    "acorn",  "badger", "cedar",  "dingo",  "ember",  "falcon", "gecko",   "heron",
-    "ibis",   "jackal", "kestrel", "lemur", "marten", "newt",   "otter",   "panda",
-    "quail",  "raven",  "sable",  "tapir",  "urchin", "vole",   "walrus",  "yak",
-    "zebra",  "bison",  "coyote", "dove",   "egret",  "ferret", "gopher",  "husky",
+    "acorn", "badger", "cedar",   "dingo", "ember",  "falcon", "gecko",  "heron",
+    "ibis",  "jackal", "kestrel", "lemur", "marten", "newt",   "otter",  "panda",
+    "quail", "raven",  "sable",   "tapir", "urchin", "vole",   "walrus", "yak",
+    "zebra", "bison",  "coyote",  "dove",  "egret",  "ferret", "gopher", "husky",
 };
 
 static void random_name(char *buf, size_t len, unsigned attempt)
@@ -615,6 +615,7 @@ void husk_pctr_live_now(const husk_home *h, const husk_pctr *c, husk_plive *out)
   if (husk_state_load(h->state_root, c->id, &state, &e) == 0) {
     husk_status s = husk_state_status(h->state_root, state);
     out->pid = state->pid;
+    snprintf(out->started, sizeof(out->started), "%s", state->created ? state->created : "");
     switch (s) {
     case HUSK_STATUS_CREATING:
     case HUSK_STATUS_CREATED:
@@ -690,8 +691,9 @@ int husk_pctr_release(const husk_home *h, husk_pctr *c, husk_err *err)
   }
   const char *mode = husk_pctr_str(c, "HostConfig.NetworkMode");
   husk_net_mode m = HUSK_NET_NONE;
+  const char *netname = NULL;
   husk_err ignored;
-  if (mode && husk_net_mode_parse(mode, &m, &ignored) == 0)
+  if (mode && husk_net_mode_parse(mode, &m, &netname, &ignored) == 0)
     husk_pnet_release(h, c->id, m);
   return ret;
 }
@@ -740,8 +742,7 @@ int husk_pctr_remove(const husk_home *h, const char *id, bool force, husk_err *e
   bool active = live.status == HUSK_P_RUNNING || live.status == HUSK_P_PAUSED ||
                 (live.status == HUSK_P_CREATED && runner_alive(c));
   if (active && !force)
-    return husk_errorf_plain(err, EBUSY,
-                             "container %s is %s: stop it first or use rm -f",
+    return husk_errorf_plain(err, EBUSY, "container %s is %s: stop it first or use rm -f",
                              husk_pctr_str(c, "Name") ? husk_pctr_str(c, "Name") : id,
                              husk_pstatus_name(live.status));
   if (active) {
@@ -755,18 +756,26 @@ int husk_pctr_remove(const husk_home *h, const char *id, bool force, husk_err *e
   husk_pctr_set(c, "State.Status", json_object_new_string("removing"));
   husk_err e;
   husk_pctr_save(c, &e);
-  if ((r = husk_pctr_release(h, c, err)) < 0)
+  return husk_pctr_destroy(h, NULL, c, err);
+}
+
+int husk_pctr_destroy(const husk_home *h, husk_store *store, husk_pctr *c, husk_err *err)
+{
+  int r = husk_pctr_release(h, c, err);
+  if (r < 0)
     return r;
-  husk_name_release(h, husk_pctr_str(c, "Name"), id);
-  husk_store *store = NULL;
-  if (husk_store_open(h->data_root, &store, &e) == 0) {
-    husk_image_release(store, id, &e);
-    husk_store_close(store);
-  }
+  husk_name_release(h, husk_pctr_str(c, "Name"), c->id);
+  husk_err e;
+  husk_store *own = NULL;
+  if (store == NULL && husk_store_open(h->data_root, &own, &e) == 0)
+    store = own;
+  if (store)
+    husk_image_release(store, c->id, &e);
+  husk_store_close(own);
   _cleanup_close_ int cdir = open_containers_dir(h, false, err);
   if (cdir < 0)
     return cdir == -ENOENT ? 0 : cdir;
-  if ((r = husk_rm_rf_at(cdir, id, err)) < 0)
-    return husk_error_wrap(err, "remove container %.12s", id);
+  if ((r = husk_rm_rf_at(cdir, c->id, err)) < 0)
+    return husk_error_wrap(err, "remove container %.12s", c->id);
   return 0;
 }

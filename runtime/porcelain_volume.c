@@ -86,9 +86,8 @@ int husk_volume_create(const husk_home *h, const char *name, bool *created, husk
   json_object_object_add(meta, "Name", json_object_new_string(name));
   json_object_object_add(meta, "Options", json_object_new_object());
   json_object_object_add(meta, "Scope", json_object_new_string("local"));
-  const char *txt = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PRETTY |
-                                                             JSON_C_TO_STRING_SPACED |
-                                                             JSON_C_TO_STRING_NOSLASHESCAPE);
+  const char *txt = json_object_to_json_string_ext(
+      meta, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
   _cleanup_close_ int one = openat(vdir, name, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   husk_err e;
   if (one >= 0)
@@ -166,8 +165,8 @@ int husk_volume_remove(const husk_home *h, const char *name, husk_err *err)
   if (r < 0)
     return r;
   if (users[0])
-    return husk_errorf_plain(err, EBUSY, "volume %s is in use by container %.12s%s", name,
-                             users[0], users[1] ? " and others" : "");
+    return husk_errorf_plain(err, EBUSY, "volume %s is in use by container %.12s%s", name, users[0],
+                             users[1] ? " and others" : "");
   return husk_rm_rf_at(vdir, name, err);
 }
 

@@ -12,9 +12,9 @@ static int unit_shift(const char *u, unsigned *shift)
     const char *name;
     unsigned shift;
   } units[] = {
-      {"", 0},     {"b", 0},     {"k", 10},    {"kb", 10},  {"kib", 10}, {"m", 20},
-      {"mb", 20},  {"mib", 20},  {"g", 30},    {"gb", 30},  {"gib", 30}, {"t", 40},
-      {"tb", 40},  {"tib", 40},  {"p", 50},    {"pb", 50},  {"pib", 50},
+      {"", 0},    {"b", 0},    {"k", 10}, {"kb", 10}, {"kib", 10}, {"m", 20},
+      {"mb", 20}, {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}, {"t", 40},
+      {"tb", 40}, {"tib", 40}, {"p", 50}, {"pb", 50}, {"pib", 50},
   };
   for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
     if (strcasecmp(u, units[i].name) == 0) {
@@ -61,9 +61,8 @@ int husk_parse_size(const char *s, const char *what, uint64_t *out, husk_err *er
                              what, s);
   unsigned shift;
   if (unit_shift(p, &shift) < 0)
-    return husk_errorf_plain(err, EINVAL,
-                             "%s: invalid size %s: unknown unit \"%s\" (use b, k, m, g or t)",
-                             what, s, p);
+    return husk_errorf_plain(
+        err, EINVAL, "%s: invalid size %s: unknown unit \"%s\" (use b, k, m, g or t)", what, s, p);
   if (shift < 64 && whole > (UINT64_MAX >> shift))
     return husk_errorf_plain(err, ERANGE, "%s: size %s is too large", what, s);
   uint64_t v = whole << shift;

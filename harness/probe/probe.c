@@ -758,6 +758,32 @@ static void report_proc_pids(void)
   j_close(']');
 }
 
+/* Open file descriptors (other than the one reading /proc/self/fd). */
+static void report_fds(void)
+{
+  j_key("fds");
+  j_open('[');
+  DIR *d = opendir("/proc/self/fd");
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+      char *end;
+      long fd = strtol(de->d_name, &end, 10);
+      if (*end != '\0' || de->d_name[0] == '\0' || fd == dirfd(d))
+        continue;
+      char target[PATH_MAX];
+      ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
+      target[n < 0 ? 0 : n] = '\0';
+      j_open('{');
+      j_kint("fd", fd);
+      j_kstr("target", target);
+      j_close('}');
+    }
+    closedir(d);
+  }
+  j_close(']');
+}
+
 static void report_tty(void)
 {
   j_key("tty");
@@ -946,6 +972,7 @@ static int cmd_report(int argc, char **argv, int first)
   report_ns();
   report_clocks();
   report_proc_pids();
+  report_fds();
   report_tty();
   report_mounts();
   report_cgroup();

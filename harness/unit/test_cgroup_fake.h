@@ -131,8 +131,7 @@ static inline void fake_v1_hierarchies(fake *f, bool with_pids)
   fake_files(f, "cpuset", "cgroup.procs", NULL);
   fake_files(f, "cpu,cpuacct", "cgroup.procs", "cpu.shares", "cpu.cfs_period_us",
              "cpu.cfs_quota_us", "cpu.cfs_burst_us", "cpu.rt_period_us", "cpu.rt_runtime_us",
-             "cpu.idle", "cpu.stat", "cpuacct.usage", "cpuacct.stat", "cpuacct.usage_percpu",
-             NULL);
+             "cpu.idle", "cpu.stat", "cpuacct.usage", "cpuacct.stat", "cpuacct.usage_percpu", NULL);
   char a[PATH_MAX], b[PATH_MAX];
   snprintf(a, sizeof(a), "%s/cpu", f->root);
   snprintf(b, sizeof(b), "%s/cpuacct", f->root);
@@ -142,8 +141,7 @@ static inline void fake_v1_hierarchies(fake *f, bool with_pids)
              "memory.memsw.limit_in_bytes", "memory.swappiness", "memory.oom_control",
              "memory.use_hierarchy", "memory.kmem.tcp.limit_in_bytes", "memory.usage_in_bytes",
              "memory.stat", NULL);
-  fake_files(f, "devices", "cgroup.procs", "devices.allow", "devices.deny", "devices.list",
-             NULL);
+  fake_files(f, "devices", "cgroup.procs", "devices.allow", "devices.deny", "devices.list", NULL);
   fake_files(f, "freezer", "cgroup.procs", "freezer.state", NULL);
   fake_files(f, "blkio", "cgroup.procs", "blkio.weight", "blkio.weight_device",
              "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",

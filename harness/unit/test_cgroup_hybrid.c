@@ -32,7 +32,7 @@ static void test_cgroup_hybrid_limits_on_v1_unified_untouched(void **state)
   assert_journal("memory/husk/c1/memory.limit_in_bytes=1048576");
   assert_journal("pids/husk/c1/pids.max=20");
   assert_journal("cpu/husk/c1/cpu.shares=1024"); /* v1: shares as given */
-  assert_no_journal("unified/");                /* nothing to delegate there */
+  assert_no_journal("unified/");                 /* nothing to delegate there */
   assert_true(fake_exists(&f, "unified/husk/c1"));
   assert_true(husk_cgroup_clone_fd(cg) >= 0);
 
@@ -61,8 +61,8 @@ static void test_cgroup_hybrid_limits_on_v1_unified_untouched(void **state)
   husk_cgroup_journal_reset();
   assert_int_equal(husk_cgroup_destroy(cg, &err), 0);
   assert_journal("unified/husk/c1/cgroup.kill=1");
-  static const char *const dirs[] = {"unified", "memory", "pids", "cpu,cpuacct", "freezer",
-                                     "devices", "blkio", "cpuset", "systemd"};
+  static const char *const dirs[] = {"unified", "memory", "pids",   "cpu,cpuacct", "freezer",
+                                     "devices", "blkio",  "cpuset", "systemd"};
   for (size_t i = 0; i < HUSK_ARRAY_SIZE(dirs); i++) {
     char rel[128];
     snprintf(rel, sizeof(rel), "%s/husk/c1", dirs[i]);

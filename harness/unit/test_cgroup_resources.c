@@ -91,8 +91,7 @@ static void test_cgroup_parse_errors_name_the_field(void **state)
       {"{\"memory\":{\"disableOOMKiller\":1}}",
        "linux.resources.memory.disableOOMKiller: expected true or false"},
       {"{\"memory\":[]}", "linux.resources.memory: expected an object"},
-      {"{\"cpu\":{\"cpus\":\"7\"}}",
-       "linux.resources.cpu.cpus: CPU 7 is not online (online: 0-1)"},
+      {"{\"cpu\":{\"cpus\":\"7\"}}", "linux.resources.cpu.cpus: CPU 7 is not online (online: 0-1)"},
       {"{\"cpu\":{\"cpus\":\"0-1,3\"}}", "linux.resources.cpu.cpus: CPU 3 is not online"},
       {"{\"cpu\":{\"cpus\":\"1-0\"}}", "linux.resources.cpu.cpus: invalid list \"1-0\""},
       {"{\"cpu\":{\"cpus\":\"a\"}}", "linux.resources.cpu.cpus: invalid list"},
@@ -173,8 +172,7 @@ enum { REQ_R = BPF_DEVCG_ACC_READ, REQ_W = BPF_DEVCG_ACC_WRITE, REQ_M = BPF_DEVC
 static int run(const struct bpf_insn *p, size_t n, char type, unsigned access, uint32_t major,
                uint32_t minor)
 {
-  uint32_t ctx[3] = {(access << 16) |
-                         (type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK),
+  uint32_t ctx[3] = {(access << 16) | (type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK),
                      major, minor};
   uint64_t reg[11] = {0};
   for (size_t pc = 0, steps = 0; pc < n && steps < 10000; pc++, steps++) {
@@ -239,13 +237,13 @@ static void test_cgroup_device_program_default_spec(void **state)
   size_t n = 0;
   husk_cg_effective_devices(r, &fuse, 1, &rules, &n);
   prog pr = build(rules, n);
-  assert_int_equal(run(pr.p, pr.n, 'c', REQ_R | REQ_W, 1, 3), 1); /* /dev/null */
-  assert_int_equal(run(pr.p, pr.n, 'c', REQ_R, 1, 9), 1);         /* urandom */
-  assert_int_equal(run(pr.p, pr.n, 'c', REQ_R | REQ_W, 136, 7), 1); /* a pty */
+  assert_int_equal(run(pr.p, pr.n, 'c', REQ_R | REQ_W, 1, 3), 1);    /* /dev/null */
+  assert_int_equal(run(pr.p, pr.n, 'c', REQ_R, 1, 9), 1);            /* urandom */
+  assert_int_equal(run(pr.p, pr.n, 'c', REQ_R | REQ_W, 136, 7), 1);  /* a pty */
   assert_int_equal(run(pr.p, pr.n, 'c', REQ_R | REQ_W, 10, 229), 1); /* linux.devices */
-  assert_int_equal(run(pr.p, pr.n, 'b', REQ_R, 8, 0), 0);          /* /dev/sda */
-  assert_int_equal(run(pr.p, pr.n, 'c', REQ_R, 10, 200), 0);       /* tun */
-  assert_int_equal(run(pr.p, pr.n, 'c', REQ_M, 10, 200), 1);       /* mknod is allowed */
+  assert_int_equal(run(pr.p, pr.n, 'b', REQ_R, 8, 0), 0);            /* /dev/sda */
+  assert_int_equal(run(pr.p, pr.n, 'c', REQ_R, 10, 200), 0);         /* tun */
+  assert_int_equal(run(pr.p, pr.n, 'c', REQ_M, 10, 200), 1);         /* mknod is allowed */
   assert_int_equal(run(pr.p, pr.n, 'b', REQ_M, 8, 0), 1);
   assert_int_equal(run(pr.p, pr.n, 'c', REQ_R | REQ_M, 10, 200), 0);
   free(pr.p);

@@ -65,8 +65,7 @@ static void test_cgroup_v1_create_writes_exactly_the_spec(void **state)
   assert_journal("hugetlb/husk/c1/hugetlb.2MB.limit_in_bytes=4194304");
   /* devices: the spec's rules first, then the runtime's defaults */
   assert_before("devices/husk/c1/devices.deny=a", "devices/husk/c1/devices.allow=c 1:3 rw");
-  assert_before("devices/husk/c1/devices.allow=c 1:3 rw",
-                "devices/husk/c1/devices.allow=c *:* m");
+  assert_before("devices/husk/c1/devices.allow=c 1:3 rw", "devices/husk/c1/devices.allow=c *:* m");
   assert_journal("devices/husk/c1/devices.allow=c 136:* rwm");
   assert_journal("devices/husk/c1/devices.allow=c 1:9 rwm");
   /* nothing the spec did not ask for */
@@ -86,8 +85,8 @@ static void test_cgroup_v1_create_writes_exactly_the_spec(void **state)
   assert_no_journal("cpuacct/husk");
 
   assert_int_equal(husk_cgroup_destroy(cg, &err), 0);
-  static const char *const dirs[] = {"cpuset", "cpu,cpuacct", "memory", "pids", "blkio",
-                                     "devices", "freezer", "hugetlb", "systemd"};
+  static const char *const dirs[] = {"cpuset",  "cpu,cpuacct", "memory",  "pids",   "blkio",
+                                     "devices", "freezer",     "hugetlb", "systemd"};
   for (size_t i = 0; i < HUSK_ARRAY_SIZE(dirs); i++) {
     char rel[128];
     snprintf(rel, sizeof(rel), "%s/husk/c1", dirs[i]);
@@ -328,8 +327,8 @@ static void test_cgroup_v1_paths_podman_containerd_systemd(void **state)
   static const char *const why[] = {"\"..\" is not allowed", "root cgroup", "\"..\"",
                                     "invalid systemd slice"};
   for (size_t i = 0; i < HUSK_ARRAY_SIZE(bad); i++) {
-    husk_cgroup_config b = {.id = "c5", .cgroups_path = bad[i],
-                            .manager = i == 3 ? "systemd" : "cgroupfs"};
+    husk_cgroup_config b = {
+        .id = "c5", .cgroups_path = bad[i], .manager = i == 3 ? "systemd" : "cgroupfs"};
     memset(&err, 0, sizeof(err));
     assert_true(husk_cgroup_create(&b, &cg, &err) < 0);
     if (strstr(err.msg, why[i]) == NULL || strstr(err.msg, "linux.cgroupsPath") == NULL)
@@ -371,8 +370,9 @@ static void test_cgroup_v1_pids_and_stats(void **state)
   fake_file(&f, "memory/husk/c1/memory.limit_in_bytes", "4096\n");
   fake_file(&f, "memory/husk/c1/memory.stat", "cache 77\nrss 99\n");
   fake_file(&f, "cpu,cpuacct/husk/c1/cpuacct.usage", "5000\n");
-  fake_file(&f, "cpu,cpuacct/husk/c1/cpu.stat", "nr_periods 10\nnr_throttled 4\n"
-                                                "throttled_time 999\n");
+  fake_file(&f, "cpu,cpuacct/husk/c1/cpu.stat",
+            "nr_periods 10\nnr_throttled 4\n"
+            "throttled_time 999\n");
   pid_t *pids = NULL;
   size_t n = 0;
   husk_err err = {0};

@@ -279,8 +279,8 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_network_records_roundtrip, setup, teardown),
       cmocka_unit_test(test_lease_json_roundtrip),
-      cmocka_unit_test_setup_teardown(test_allocation_is_sequential_skips_gateway_and_reuses,
-                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_allocation_is_sequential_skips_gateway_and_reuses, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_exhaustion_is_enospc_and_wraps_after_release, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_stale_lease_is_reclaimed, setup, teardown),

@@ -37,8 +37,8 @@ static void test_ip_parse_rejects_garbage(void **state)
 {
   (void)state;
   uint32_t v;
-  const char *bad[] = {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.-1", "01.2.3.4", "a.b.c.d",
-                       "1.2.3.4 ", " 1.2.3.4", "1..3.4", "::1", "1.2.3.4/8"};
+  const char *bad[] = {"",        "1.2.3",    "1.2.3.4.5", "256.1.1.1", "1.2.3.-1", "01.2.3.4",
+                       "a.b.c.d", "1.2.3.4 ", " 1.2.3.4",  "1..3.4",    "::1",      "1.2.3.4/8"};
   for (size_t i = 0; i < HUSK_ARRAY_SIZE(bad); i++)
     assert_int_equal(husk_ip_parse(bad[i], &v), -EINVAL);
 }
@@ -74,8 +74,8 @@ static void test_cidr_parse_invalid(void **state)
   (void)state;
   husk_cidr c;
   husk_err err = {0};
-  const char *bad[] = {"", "10.0.0.0", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0/8",
-                       "10.0.0.0/08", "10.0.0.0/8x", "x/8"};
+  const char *bad[] = {"",         "10.0.0.0",    "10.0.0.0/",   "10.0.0.0/33", "10.0.0.0/-1",
+                       "10.0.0/8", "10.0.0.0/08", "10.0.0.0/8x", "x/8"};
   for (size_t i = 0; i < HUSK_ARRAY_SIZE(bad); i++) {
     husk_error_clear(&err);
     assert_int_equal(husk_cidr_parse(bad[i], &c, &err), -EINVAL);
@@ -164,8 +164,8 @@ static void test_port_conflicts(void **state)
 {
   (void)state;
   husk_port_map any = {0, 8080, 80, IPPROTO_TCP}, lo = {ip("127.0.0.1"), 8080, 81, IPPROTO_TCP},
-                other = {ip("10.0.0.1"), 8080, 80, IPPROTO_TCP},
-                udp = {0, 8080, 80, IPPROTO_UDP}, port2 = {0, 8081, 80, IPPROTO_TCP};
+                other = {ip("10.0.0.1"), 8080, 80, IPPROTO_TCP}, udp = {0, 8080, 80, IPPROTO_UDP},
+                port2 = {0, 8081, 80, IPPROTO_TCP};
   assert_true(husk_port_map_conflicts(&any, &lo));
   assert_true(husk_port_map_conflicts(&lo, &any));
   assert_false(husk_port_map_conflicts(&lo, &other));
@@ -221,10 +221,10 @@ static void test_hosts_lists_self_and_peers(void **state)
   (void)state;
   husk_host_entry self = {ip("10.88.0.2"), "web", "abc123"};
   husk_host_entry peers[] = {
-      {ip("10.88.0.3"), "db", "db"},           /* name == hostname: once */
-      {ip("10.88.0.2"), "web", "abc123"},      /* self again: skipped */
-      {ip("10.88.0.4"), NULL, "f00"},          /* no name */
-      {ip("10.88.0.5"), NULL, NULL},           /* nothing to resolve */
+      {ip("10.88.0.3"), "db", "db"},      /* name == hostname: once */
+      {ip("10.88.0.2"), "web", "abc123"}, /* self again: skipped */
+      {ip("10.88.0.4"), NULL, "f00"},     /* no name */
+      {ip("10.88.0.5"), NULL, NULL},      /* nothing to resolve */
   };
   _cleanup_free_ char *h = husk_net_hosts_format(&self, peers, HUSK_ARRAY_SIZE(peers));
   assert_non_null(strstr(h, "127.0.0.1\tlocalhost\n"));

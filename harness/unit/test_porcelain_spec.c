@@ -243,14 +243,15 @@ static void test_env_file(void **state)
 {
   (void)state;
   _cleanup_free_ char *dir = tmpdir_make();
-  write_file(dir, "env", "# a comment\n"
-                         "\n"
-                         "FOO=bar\n"
-                         "  SPACED=x y  \r\n"
-                         "EMPTY=\n"
-                         "HUSK_UNIT_FROM_HOST\n"
-                         "HUSK_UNIT_UNSET_VAR\n"
-                         "EQ=a=b");
+  write_file(dir, "env",
+             "# a comment\n"
+             "\n"
+             "FOO=bar\n"
+             "  SPACED=x y  \r\n"
+             "EMPTY=\n"
+             "HUSK_UNIT_FROM_HOST\n"
+             "HUSK_UNIT_UNSET_VAR\n"
+             "EQ=a=b");
   setenv("HUSK_UNIT_FROM_HOST", "hostval", 1);
   unsetenv("HUSK_UNIT_UNSET_VAR");
   _cleanup_free_ char *p = husk_xasprintf("%s/env", dir);
@@ -632,8 +633,8 @@ static void test_spec_mounts(void **state)
     struct json_object *m = json_object_array_get_idx(mounts, i), *d = NULL;
     json_object_object_get_ex(m, "destination", &d);
     const char *dst = json_object_get_string(d);
-    const char *txt = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN |
-                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *txt =
+        json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     if (strcmp(dst, "/dev/shm") == 0) {
       shm++;
       assert_string_equal(txt, "{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":"

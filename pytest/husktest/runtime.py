@@ -89,7 +89,7 @@ class Runtime:
         return [self.binary, "--root", self.root, *self.global_args, *[str(a) for a in args]]
 
     def __call__(self, *args, check=False, timeout=DEFAULT_TIMEOUT, input=None, stdout=None,
-                 stderr=None, cwd=None, env=None):  # fmt: skip
+                 stderr=None, cwd=None, env=None, pass_fds=()):  # fmt: skip
         """Run `runtime --root R ARGS...`, capture output, return a Result.
         stdout/stderr may be open files (for commands whose container keeps
         the runtime's stdio, like create)."""
@@ -105,6 +105,7 @@ class Runtime:
                 timeout=timeout,
                 cwd=cwd,
                 env=env,
+                pass_fds=pass_fds,
                 text=True,
             )
             res = Result(argv, p.returncode, p.stdout or "", p.stderr or "")
@@ -158,13 +159,14 @@ class Runtime:
             raise RuntimeFailed(res.describe())
         return res
 
-    def run(self, bundle, cid=None, extra=(), check=False, timeout=DEFAULT_TIMEOUT):
+    def run(self, bundle, cid=None, extra=(), check=False, timeout=DEFAULT_TIMEOUT, pass_fds=()):
         """`run --bundle B ID` in the foreground; the container's output is the
         result's stdout/stderr."""
         cid = cid or self.new_id("run")
         self.track(cid, bundle)
         bundle.write()
-        res = self("run", "--bundle", bundle.path, *extra, cid, check=check, timeout=timeout)
+        res = self("run", "--bundle", bundle.path, *extra, cid, check=check, timeout=timeout,
+                   pass_fds=pass_fds)  # fmt: skip
         res.cid = cid
         return res
 
