@@ -336,3 +336,44 @@ def test_signals_to_a_foreground_run_reach_the_container(phusk):
             proc.kill()
             proc.wait()
     assert phusk.container_dirs() == []
+
+
+def test_a_killed_husk_run_leaves_a_container_rm_can_clean(phusk):
+    # husk run itself dies (SIGKILL): the container goes on, orphaned; ps, stop
+    # and rm -f still manage it and leave nothing behind
+    proc = subprocess.Popen(phusk.cmd("run", "--name", "orphan", "busybox", "sleep", "30"),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        rows = phusk.ps()
+        if rows and rows[0]["State"] == "running":
+            break
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert phusk.status("orphan") == "running"
+    phusk("stop", "-t", "0", "orphan")
+    assert phusk.status("orphan") == "exited"
+    doc = phusk.inspect("orphan")
+    assert not os.path.ismount(doc["GraphDriver"]["Data"]["MergedDir"])
+    phusk("rm", "orphan")
+    assert phusk.leftovers() == []
+
+
+def test_rm_f_of_an_orphaned_running_container(phusk):
+    proc = subprocess.Popen(phusk.cmd("run", "--name", "orphan2", "busybox", "sleep", "30"),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        rows = phusk.ps()
+        if rows and rows[0]["State"] == "running":
+            break
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    pid = phusk.inspect("orphan2")["State"]["Pid"]
+    phusk("rm", "-f", "orphan2")
+    assert not host.pid_alive(pid)
+    assert phusk.leftovers() == []

@@ -1,6 +1,6 @@
 /* cgroup v2 device controller: linux.resources.devices compiled into a
- * BPF_PROG_TYPE_CGROUP_DEVICE program, loaded and attached with libbpf
- * (BPF_F_ALLOW_MULTI, so programs of parent cgroups keep applying).  Only
+ * BPF_PROG_TYPE_CGROUP_DEVICE program, loaded with bpf(2) and attached with
+ * libbpf (BPF_F_ALLOW_MULTI, so programs of parent cgroups keep applying).  Only
  * used when the spec has device rules.
  *
  * Semantics are those of the v1 devices.allow/deny lists: the last rule that
@@ -12,13 +12,13 @@
 #include "util.h"
 
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/bpf.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* ---- the rules a container gets ---- */
@@ -146,12 +146,28 @@ int husk_cg_bpf_build(const husk_dev_rule *rules, size_t n, void **insns, size_t
 
 /* ---- load and attach ---- */
 
-static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+/* BPF_PROG_LOAD with the raw syscall: libbpf's bpf_prog_load() first probes
+ * kernel features by loading two throwaway programs in every new process
+ * (~0.1 ms per container start).  BPF fds are always close-on-exec. */
+static int prog_load(const struct bpf_insn *insns, size_t n, char *log, size_t log_size)
 {
-  (void)level;
-  (void)fmt;
-  (void)ap;
-  return 0; /* library code never prints */
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  attr.insns = (uint64_t)(uintptr_t)insns;
+  attr.insn_cnt = (uint32_t)n;
+  attr.license = (uint64_t)(uintptr_t) "GPL";
+  snprintf(attr.prog_name, sizeof(attr.prog_name), "husk_devices");
+  if (log) {
+    attr.log_level = 1;
+    attr.log_buf = (uint64_t)(uintptr_t)log;
+    attr.log_size = (uint32_t)log_size;
+  }
+  int fd;
+  do
+    fd = (int)syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+  while (fd < 0 && errno == EAGAIN);
+  return fd;
 }
 
 static void rule_text(const husk_dev_rule *r, char *buf, size_t len)
@@ -187,20 +203,16 @@ int husk_cg_bpf_devices_apply(int cgfd, const char *label, const husk_dev_rule *
     return 0;
   }
 
-  libbpf_set_print(silent_print);
   /* prog ids attached before (update): detached once the new one is in */
   __u32 old_ids[64], n_old = HUSK_ARRAY_SIZE(old_ids), flags = 0;
   if (bpf_prog_query(cgfd, BPF_CGROUP_DEVICE, 0, &flags, old_ids, &n_old) < 0)
     n_old = 0;
 
-  _cleanup_close_ int fd =
-      bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, "husk_devices", "GPL", prog, n_insns, NULL);
+  _cleanup_close_ int fd = prog_load(prog, n_insns, NULL, 0);
   if (fd < 0) {
     int e = errno;
     char log[4096] = "";
-    LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_buf = log, .log_size = sizeof(log), .log_level = 1);
-    int fd2 =
-        bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, "husk_devices", "GPL", prog, n_insns, &opts);
+    int fd2 = prog_load(prog, n_insns, log, sizeof(log));
     if (fd2 >= 0)
       close(fd2);
     char *nl;

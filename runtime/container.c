@@ -449,6 +449,8 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
                             .cgroups_path = spec->cgroups_path,
                             .resources = spec->resources,
                             .manager = manager,
+                            .devices = spec->devices,
+                            .n_devices = spec->n_devices,
                             .rootless = geteuid() != 0};
   if ((r = husk_cgroup_create(&cgc, &c->cg, err)) < 0)
     return r;

@@ -37,9 +37,10 @@ int husk_nl_link_up(husk_nl *nl, int index, husk_err *err);
 int husk_nl_addr_add(husk_nl *nl, int index, uint32_t addr, int prefix, husk_err *err);
 int husk_nl_default_route_add(husk_nl *nl, int index, uint32_t gateway, husk_err *err);
 
-/* Destination prefixes of the IPv4 unicast routes of the main table (the
- * default route left out). */
-int husk_nl_routes(husk_nl *nl, husk_cidr **out, size_t *n, husk_err *err);
+/* Destination prefixes of the IPv4 unicast routes of the main table and the
+ * local routes of the local table (the default route left out, and those
+ * through interface skip_oif when > 0). */
+int husk_nl_routes(husk_nl *nl, int skip_oif, husk_cidr **out, size_t *n, husk_err *err);
 
 /* Open /proc/<pid>/ns/net or path. */
 int husk_netns_open(pid_t pid, const char *path, int *fd, husk_err *err);

@@ -249,6 +249,7 @@ int husk_nl_default_route_add(husk_nl *nl, int index, uint32_t gateway, husk_err
 typedef struct route_acc {
   husk_cidr *v;
   size_t n;
+  uint32_t skip_oif;
 } route_acc;
 
 static int route_attr_cb(const struct nlattr *attr, void *data)
@@ -266,12 +267,18 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
   if (nlh->nlmsg_type != RTM_NEWROUTE)
     return MNL_CB_OK;
   const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-  if (rtm->rtm_family != AF_INET || rtm->rtm_type != RTN_UNICAST || rtm->rtm_dst_len == 0)
+  if (rtm->rtm_family != AF_INET || rtm->rtm_dst_len == 0 ||
+      (rtm->rtm_type != RTN_UNICAST && rtm->rtm_type != RTN_LOCAL))
     return MNL_CB_OK;
   const struct nlattr *tb[RTA_MAX + 1] = {0};
   mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
   uint32_t table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
-  if (table != RT_TABLE_MAIN || tb[RTA_DST] == NULL)
+  /* unicast routes of the main table; local ones (addresses on lo cover
+   * their whole prefix) of the local table */
+  bool wanted = rtm->rtm_type == RTN_UNICAST ? table == RT_TABLE_MAIN : table == RT_TABLE_LOCAL;
+  if (!wanted || tb[RTA_DST] == NULL)
+    return MNL_CB_OK;
+  if (acc->skip_oif && tb[RTA_OIF] && mnl_attr_get_u32(tb[RTA_OIF]) == acc->skip_oif)
     return MNL_CB_OK;
   uint32_t dst = ntohl(mnl_attr_get_u32(tb[RTA_DST]));
   acc->v = husk_xrealloc(acc->v, (acc->n + 1) * sizeof(*acc->v));
@@ -281,7 +288,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
   return MNL_CB_OK;
 }
 
-int husk_nl_routes(husk_nl *nl, husk_cidr **out, size_t *n, husk_err *err)
+int husk_nl_routes(husk_nl *nl, int skip_oif, husk_cidr **out, size_t *n, husk_err *err)
 {
   char buf[1024];
   struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -289,7 +296,7 @@ int husk_nl_routes(husk_nl *nl, husk_cidr **out, size_t *n, husk_err *err)
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
   rtm->rtm_family = AF_INET;
-  route_acc acc = {0};
+  route_acc acc = {.skip_oif = skip_oif > 0 ? (uint32_t)skip_oif : 0};
   int r = nl_talk(nl, nlh, route_cb, &acc);
   if (r < 0) {
     free(acc.v);

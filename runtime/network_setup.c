@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,7 +74,7 @@ int husk_net_route_overlap(const husk_cidr *c, bool *overlaps, husk_cidr *route,
     return r;
   husk_cidr *routes = NULL;
   size_t n = 0;
-  r = husk_nl_routes(&nl, &routes, &n, err);
+  r = husk_nl_routes(&nl, 0, &routes, &n, err);
   if (r < 0)
     return r;
   *overlaps = false;
@@ -97,7 +98,8 @@ int husk_net_default_subnet(const char *data_root, husk_cidr *out, husk_err *err
     return r;
   husk_cidr *routes = NULL;
   size_t nr = 0;
-  r = husk_nl_routes(&nl, &routes, &nr, err);
+  /* husk0 left by an earlier data root is ours: its subnet is free for us */
+  r = husk_nl_routes(&nl, (int)if_nametoindex(HUSK_DEFAULT_BRIDGE), &routes, &nr, err);
   if (r < 0)
     return r;
   husk_network *nets = NULL;

@@ -111,6 +111,37 @@ static struct json_object *network_settings(const husk_pnet *n, const husk_run_o
   return ns;
 }
 
+static struct json_object *early_record(const run_ctx *c, const husk_run_opts *o)
+{
+  struct json_object *r = json_object_new_object();
+  char now[64];
+  husk_rfc3339_now(now, sizeof(now));
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  json_object_object_add(r, "Id", json_object_new_string(c->id));
+  json_object_object_add(r, "Name", json_object_new_string(c->name));
+  json_object_object_add(r, "Created", json_object_new_string(now));
+  json_object_object_add(r, "CreatedNs",
+                         json_object_new_int64((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec));
+  json_object_object_add(r, "ImageName", json_object_new_string(o->image ? o->image : ""));
+  struct json_object *state = json_object_new_object();
+  json_object_object_add(state, "Status", json_object_new_string("created"));
+  json_object_object_add(state, "MonitorPid", json_object_new_int64(getpid()));
+  json_object_object_add(state, "MonitorStartTime",
+                         json_object_new_int64((int64_t)husk_pid_start_time(getpid())));
+  json_object_object_add(r, "State", state);
+  struct json_object *hc = json_object_new_object();
+  json_object_object_add(
+      hc, "NetworkMode",
+      json_object_new_string(o->network_name ? o->network_name : husk_net_mode_name(o->network)));
+  json_object_object_add(r, "HostConfig", hc);
+  struct json_object *gd = json_object_new_object(), *gdd = json_object_new_object();
+  json_object_object_add(gdd, "MergedDir", json_object_new_string(c->merged));
+  json_object_object_add(gd, "Data", gdd);
+  json_object_object_add(r, "GraphDriver", gd);
+  return r;
+}
+
 /* The record: docker-inspect shaped, so `husk inspect` prints it as is. */
 static struct json_object *make_record(const run_ctx *c, const husk_run_opts *o,
                                        const husk_image *img, struct json_object *spec,
@@ -320,8 +351,8 @@ static int check_sources(const husk_run_opts *o, husk_err *err)
 
 /* Foreground: run through the core and record the exit.  (The record stays
  * "created": the core's state tells that it runs, and when.) */
-static int run_foreground(run_ctx *c, const husk_run_opts *o, const husk_spec *spec,
-                          husk_pctr *rec, int *exit_code, bool *start_failed, husk_err *err)
+static int run_foreground(run_ctx *c, const husk_run_opts *o, const husk_spec *spec, husk_pctr *rec,
+                          int *exit_code, bool *start_failed, husk_err *err)
 {
   husk_create_opts co = {.root = c->h->state_root, .id = c->id, .bundle = c->dir, .spec = spec};
   char started[64];
@@ -370,6 +401,17 @@ static int prepare(run_ctx *c, const husk_run_opts *o, husk_run_opts *ro, const 
   if (c->dirfd < 0 || mkdirat(c->dirfd, "upper", 0755) < 0 || mkdirat(c->dirfd, "work", 0700) < 0 ||
       mkdirat(c->dirfd, "rootfs", 0755) < 0)
     return husk_errorf(err, errno, "create the directories of %s", c->dir);
+  /* a first record before anything that needs undoing, so that `husk rm`
+   * finds what a crashed husk run left */
+  husk_pctr *p = husk_xcalloc(1, sizeof(*p));
+  p->lockfd = -1;
+  p->dirfd = dup(c->dirfd);
+  memcpy(p->id, c->id, sizeof(c->id));
+  *rec = p;
+  p->doc = early_record(c, o);
+  if ((r = husk_pctr_save(p, err)) < 0)
+    return r;
+
   _cleanup_free_ char *upper = husk_xasprintf("%s/upper", c->dir);
   _cleanup_free_ char *work = husk_xasprintf("%s/work", c->dir);
   if ((r = husk_overlay_mount(img->layers, img->n_layers, upper, work, o->rm, c->merged, err)) < 0)
@@ -457,12 +499,8 @@ static int prepare(run_ctx *c, const husk_run_opts *o, husk_run_opts *ro, const 
   if (cfd < 0 || (r = husk_write_all(cfd, txt, len)) < 0)
     return husk_errorf(err, cfd < 0 ? errno : -r, "write %s/config.json", c->dir);
 
-  husk_pctr *p = husk_xcalloc(1, sizeof(*p));
-  p->lockfd = -1;
-  p->dirfd = dup(c->dirfd);
-  memcpy(p->id, c->id, sizeof(c->id));
+  json_object_put(p->doc);
   p->doc = make_record(c, o, img, *spec_doc, ro);
-  *rec = p;
   return husk_pctr_save(p, err);
 }
 

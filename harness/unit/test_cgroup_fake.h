@@ -103,11 +103,26 @@ static inline int fake_rm_one(const char *path, const struct stat *st, int flag,
   return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
+/* Trees still there at exit (a failed assertion skips fake_done). */
+static char fake_roots[64][PATH_MAX];
+static size_t fake_n_roots;
+
+static void fake_remove_all(void)
+{
+  for (size_t i = 0; i < fake_n_roots; i++)
+    if (fake_roots[i][0])
+      nftw(fake_roots[i], fake_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static inline void fake_init(fake *f)
 {
   snprintf(f->root, sizeof(f->root), "/tmp/husk-cgfake-XXXXXX");
   if (mkdtemp(f->root) == NULL)
     abort();
+  if (fake_n_roots == 0)
+    atexit(fake_remove_all);
+  if (fake_n_roots < HUSK_ARRAY_SIZE(fake_roots))
+    snprintf(fake_roots[fake_n_roots++], PATH_MAX, "%s", f->root);
   husk_cgroup_journal_reset();
   husk_cgroup_set_online_for_testing("0-3", "0");
   husk_cgroup_set_self_for_testing("0::/\n");
@@ -116,6 +131,9 @@ static inline void fake_init(fake *f)
 static inline void fake_done(fake *f)
 {
   nftw(f->root, fake_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  for (size_t i = 0; i < fake_n_roots; i++)
+    if (strcmp(fake_roots[i], f->root) == 0)
+      fake_roots[i][0] = '\0';
   husk_cgroup_set_root_for_testing(NULL, HUSK_CGROUP_UNKNOWN);
   husk_cgroup_set_online_for_testing(NULL, NULL);
   husk_cgroup_set_self_for_testing(NULL);

@@ -594,6 +594,38 @@ static void test_named_network_and_unknown_network(void **state)
   ctr_stop(&a);
 }
 
+static void test_default_subnet_avoids_host_routes_but_not_a_leftover_husk0(void **state)
+{
+  (void)state;
+  REQUIRE_USABLE();
+  if (system("command -v ip >/dev/null") != 0)
+    skip();
+  husk_err err = {0};
+  husk_cidr c;
+  char buf[19];
+  /* a host route in 10.88.0.0/16 */
+  assert_int_equal(system("ip addr add 10.88.5.1/16 dev lo"), 0);
+  int r = husk_net_default_subnet(root, &c, &err);
+  int r2 = -1;
+  husk_cidr c2 = {0};
+  if (r == 0) {
+    /* husk0 of an earlier data root, on 10.89.0.0/16: still ours to use */
+    assert_int_equal(system("ip link add husk0 type bridge && "
+                            "ip addr add 10.89.0.1/16 dev husk0 && ip link set husk0 up"),
+                     0);
+    r2 = husk_net_default_subnet(root, &c2, &err);
+  }
+  assert_int_equal(system("ip addr del 10.88.5.1/16 dev lo"), 0);
+  assert_int_equal(r, 0);
+  assert_string_equal(husk_cidr_str(&c, buf), "10.89.0.0/16");
+  assert_int_equal(r2, 0);
+  assert_string_equal(husk_cidr_str(&c2, buf), "10.89.0.0/16");
+  bool overlaps = false;
+  husk_cidr route;
+  assert_int_equal(husk_net_route_overlap(&c2, &overlaps, &route, &err), 0);
+  assert_true(overlaps); /* `husk network create` does not take husk0's subnet */
+}
+
 #define PARALLEL 20
 static void test_parallel_setups_get_distinct_addresses(void **state)
 {
@@ -683,6 +715,9 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_hosts_files_follow_peers, test_setup, test_teardown),
       cmocka_unit_test_setup_teardown(test_named_network_and_unknown_network, test_setup,
                                       test_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_default_subnet_avoids_host_routes_but_not_a_leftover_husk0, test_setup,
+          test_teardown),
       cmocka_unit_test_setup_teardown(test_parallel_setups_get_distinct_addresses, test_setup,
                                       test_teardown),
   };

@@ -675,6 +675,55 @@ static void test_spec_mounts(void **state)
     husk_volspec_clear(&v[i]);
 }
 
+static void test_spec_network_files_are_bind_mounted(void **state)
+{
+  fixture *f = *state;
+  husk_volspec v;
+  husk_err err = {0};
+  /* the user's own /etc/resolv.conf wins over the network's */
+  assert_int_equal(husk_volspec_parse("/srv/resolv.conf:/etc/resolv.conf:ro", &v, &err), 0);
+  f->o.volumes = &v;
+  f->o.n_volumes = 1;
+  f->o.network = HUSK_NET_BRIDGE;
+  husk_spec_input in = {.opts = &f->o,
+                        .image = &f->img,
+                        .id = TEST_ID,
+                        .rootfs = "/r",
+                        .rootfd = f->rootfd,
+                        .netns_path = "/proc/self/fd/9",
+                        .hosts_file = "/c/hosts",
+                        .resolv_file = "/c/resolv.conf",
+                        .hostname_file = "/c/hostname"};
+  struct json_object *doc = NULL;
+  if (husk_pspec_build(&in, &doc, &err) < 0)
+    fail_msg("%s", err.msg);
+  struct json_object *mounts = NULL;
+  assert_int_equal(json_pointer_get(doc, "/mounts", &mounts), 0);
+  int hosts = 0, resolv = 0, hostname = 0;
+  for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+    struct json_object *m = json_object_array_get_idx(mounts, i), *d = NULL, *src = NULL;
+    json_object_object_get_ex(m, "destination", &d);
+    json_object_object_get_ex(m, "source", &src);
+    const char *dst = json_object_get_string(d);
+    if (strcmp(dst, "/etc/hosts") == 0) {
+      hosts++;
+      assert_string_equal(json_object_get_string(src), "/c/hosts");
+    } else if (strcmp(dst, "/etc/resolv.conf") == 0) {
+      resolv++;
+      assert_string_equal(json_object_get_string(src), "/srv/resolv.conf");
+    } else if (strcmp(dst, "/etc/hostname") == 0) {
+      hostname++;
+      assert_string_equal(json_object_get_string(src), "/c/hostname");
+    }
+  }
+  assert_int_equal(hosts, 1);
+  assert_int_equal(resolv, 1);
+  assert_int_equal(hostname, 1);
+  assert_json(doc, "/linux/namespaces/1", "{\"type\":\"network\",\"path\":\"/proc/self/fd/9\"}");
+  json_object_put(doc);
+  husk_volspec_clear(&v);
+}
+
 static void test_spec_bad_inputs(void **state)
 {
   fixture *f = *state;
@@ -721,6 +770,7 @@ int main(void)
       FX(test_spec_resources),
       FX(test_spec_host_network),
       FX(test_spec_mounts),
+      FX(test_spec_network_files_are_bind_mounted),
       FX(test_spec_bad_inputs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

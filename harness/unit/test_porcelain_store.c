@@ -47,6 +47,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   fx *f = *state;
+  /* a failed test_rm_rf_refuses_mount_points must not leave its tmpfs */
+  _cleanup_free_ char *mnt = husk_xasprintf("%s/tree/a/mnt", f->base);
+  umount2(mnt, MNT_DETACH);
   _cleanup_close_ int tmp = open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
   husk_err err = {0};
   if (husk_rm_rf_at(tmp, f->base + strlen("/tmp/"), &err) < 0)
