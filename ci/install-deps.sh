@@ -6,7 +6,9 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake pkg-config clang-format
-  libjson-c-dev libseccomp-dev libcap-dev nettle-dev
+  libjson-c-dev libseccomp-dev libcap-dev nettle-dev libmnl-dev
+  # husk-netfw (nftables rules for bridges and published ports)
+  libnftables-dev
   # husk-image (archives and registries; kept out of the husk binary)
   libarchive-dev libcurl4-openssl-dev
   # unit tests
