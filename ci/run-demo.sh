@@ -34,3 +34,8 @@ PY
 
 echo "+ husk oci run --bundle $DEMO husk-demo-$$"
 "$HUSK" oci run --bundle "$DEMO" "husk-demo-$$"
+
+# The docker-like face: the busybox image is made locally from busybox-static.
+echo "+ husk run --rm --hostname husk-demo busybox sh -c 'echo PID \$\$; hostname'"
+"$HUSK" --data-root "$DEMO/data" --root "$DEMO/state" run --rm --network none \
+  --hostname husk-demo busybox sh -c 'echo "PID inside the container: $$"; echo "hostname: $(hostname)"'

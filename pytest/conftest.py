@@ -39,6 +39,11 @@ from husktest.spec import Bundle, build_base_rootfs  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
+# `husk run` defaults to the bridge network like docker; tests must never touch
+# the host's network namespace, so their default is none (network tests ask for
+# a bridge explicitly, inside a namespace of their own).
+os.environ.setdefault("HUSK_NETWORK", "none")
+
 
 def _build_dir():
     return Path(os.environ.get("HUSK_BUILD") or REPO / "build").resolve()

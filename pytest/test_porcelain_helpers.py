@@ -16,7 +16,6 @@ import io
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import tarfile
@@ -282,8 +281,10 @@ def busybox_layer(extra_files=None):
     ).stdout.split()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
-        for d in ("bin", "etc", "tmp", "root", "home", "home/app"):
+        for d in ("bin", "etc", "tmp", "root", "home"):
             _tar_add(tf, d, isdir=True, mode=0o1777 if d == "tmp" else 0o755)
+        _tar_add(tf, "home/app", isdir=True, mode=0o750, uid=1234, gid=1234)
+        _tar_add(tf, "home/app/.profile", b"# app\n", mode=0o640, uid=1234, gid=1234)
         _tar_add(tf, "bin/busybox", bb, mode=0o755)
         for a in applets:
             if a != "busybox":
@@ -350,7 +351,3 @@ def cgroup_v1_file(cid, controller, name):
         return p.read_text().strip()
     except OSError:
         return None
-
-
-def shutil_which(name):
-    return shutil.which(name)

@@ -377,3 +377,25 @@ def test_rm_f_of_an_orphaned_running_container(phusk):
     phusk("rm", "-f", "orphan2")
     assert not host.pid_alive(pid)
     assert phusk.leftovers() == []
+
+
+def test_stop_of_a_detached_rm_container_removes_it(phusk):
+    cid = phusk.run_d("--rm", "--name", "tmpbox", "busybox", "sleep", "30")
+    assert phusk("stop", "-t", "0", "tmpbox").stdout.strip() == "tmpbox"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and phusk.container_dirs():
+        time.sleep(0.05)
+    assert phusk.container_dirs() == []
+    assert host.cgroup_dirs_named(cid) == []
+
+
+def test_detached_start_failure_is_reported_and_leaves_nothing(phusk):
+    t0 = time.monotonic()
+    p = phusk("run", "-d", "--name", "broken", "busybox", "no-such-command", check=False)
+    assert time.monotonic() - t0 < 3
+    assert p.returncode == 127
+    assert p.stdout == ""
+    assert "no-such-command" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert phusk.container_dirs() == []
+    assert phusk.names() == []
+    assert phusk.leftovers() == []

@@ -11,7 +11,6 @@ import subprocess
 import pytest
 
 from test_porcelain_helpers import (  # noqa: F401  (fixtures)
-    CFG_IMAGE,
     cfg_image,
     husk_bin,
     phusk,

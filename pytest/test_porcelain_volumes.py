@@ -5,7 +5,7 @@ containers), tmpfs, and `husk volume ls/create/rm/inspect`."""
 import json
 import os
 
-from test_porcelain_helpers import husk_bin, phusk  # noqa: F401  (fixtures)
+from test_porcelain_helpers import cfg_image, husk_bin, phusk  # noqa: F401  (fixtures)
 
 
 def one_line_error(p, *words):
@@ -164,3 +164,34 @@ def test_mounts_in_inspect(phusk, tmp_path):
     assert mounts["/v"]["RW"] is True
     assert mounts["/t"]["Type"] == "tmpfs"
     phusk("rm", "-f", cid)
+
+
+def test_new_named_volume_is_filled_from_the_image(phusk, cfg_image):
+    # like docker: a new volume mounted on a directory of the image starts
+    # with that directory's content, owners and modes
+    p = phusk("run", "--rm", "-u", "0", "-v", "etcvol:/etc", "--entrypoint", "", cfg_image,
+              "cat", "/etc/group")
+    assert "extra:x:5000:app" in p.stdout
+    data = phusk.data_root / "volumes" / "etcvol" / "_data"
+    assert (data / "passwd").read_text().startswith("root:")
+    # an existing volume is not filled again: its own content stays
+    (data / "passwd").write_text("mine\n")
+    p = phusk("run", "--rm", "-v", "etcvol:/etc", "busybox", "cat", "/etc/passwd")
+    assert p.stdout == "mine\n"
+    # the volume's root gets the owner and mode of the image's directory
+    phusk("run", "--rm", "-v", "homevol:/home/app", cfg_image)
+    data = phusk.data_root / "volumes" / "homevol" / "_data"
+    st = data.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (1234, 1234, 0o750)
+    st = (data / ".profile").stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (1234, 1234, 0o640)
+    assert (data / ".profile").read_text() == "# app\n"
+    phusk("volume", "rm", "etcvol", "homevol")
+
+
+def test_nocopy_leaves_a_new_volume_empty(phusk):
+    p = phusk("run", "--rm", "-v", "emptyvol:/etc:nocopy", "busybox", "ls", "-A", "/etc")
+    assert p.stdout == ""
+    p = phusk("run", "--rm", "-v", "fullvol:/bin", "busybox", "ls", "/bin")
+    assert "busybox" in p.stdout.split()
+    assert os.path.islink(phusk.data_root / "volumes" / "fullvol" / "_data" / "sh")

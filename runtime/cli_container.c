@@ -245,7 +245,9 @@ static const char run_help[] =
     "      --cpus N             number of CPUs (e.g. 0.5)\n"
     "      --cpuset-cpus LIST   CPUs to run on (e.g. 0-1, 0,2)\n"
     "      --pids-limit N       maximum number of processes (0 or -1: unlimited)\n"
-    "  -v, --volume SRC:DST[:ro] bind mount a host path or mount a named volume\n"
+    "  -v, --volume SRC:DST[:OPTS]  bind mount a host path (it must exist) or mount a\n"
+    "                           named volume (created on first use and filled with the\n"
+    "                           image's DST; OPTS: ro, rw, nocopy, rshared, rslave, ...)\n"
     "      --tmpfs DST[:OPTS]   mount a tmpfs\n"
     "      --read-only          mount the root filesystem read-only\n"
     "      --entrypoint CMD     override the image's entrypoint (\"\" clears it)\n"
@@ -355,7 +357,15 @@ static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *e
       {NULL, 0, NULL, 0},
   };
   husk_run_opts *o = &a->o;
-  o->network = HUSK_NET_NONE;
+  /* docker's default is the bridge; $HUSK_NETWORK changes the default (the
+   * test suite sets it to none so that it never touches the host's network) */
+  const char *defnet = getenv("HUSK_NETWORK");
+  o->network = HUSK_NET_BRIDGE;
+  if (defnet && *defnet) {
+    int r = husk_net_mode_parse(defnet, &o->network, &o->network_name, err);
+    if (r < 0)
+      return husk_error_wrap(err, "$HUSK_NETWORK");
+  }
   optind = 1;
   opterr = 0;
   int c;

@@ -38,7 +38,7 @@ static void usage(FILE *f)
              "  --data-root DIR  images, containers and volumes (default $HUSK_DATA_ROOT, else\n"
              "                   /var/lib/husk)\n"
              "  --root DIR       runtime state of containers (default /run/husk)\n"
-             "  --debug          more detail in errors\n"
+             "  --debug          errors with their errno\n"
              "  --version        print the version\n\n"
              "Commands:\n");
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -131,7 +131,11 @@ int husk_main(int argc, char **argv)
     int r = commands[k].fn(&g, argc - i, argv + i, &err);
     if (r >= 0)
       return r;
-    fprintf(stderr, "husk %s: %s\n", cmd, err.msg[0] ? err.msg : strerror(-r));
+    if (g.debug)
+      fprintf(stderr, "husk %s: %s [errno %d %s]\n", cmd, err.msg[0] ? err.msg : strerror(-r),
+              err.code, strerror(err.code ? err.code : -r));
+    else
+      fprintf(stderr, "husk %s: %s\n", cmd, err.msg[0] ? err.msg : strerror(-r));
     fflush(stdout);
     /* docker: 125 when husk itself failed to run the container */
     return strcmp(cmd, "run") == 0 || strcmp(cmd, "exec") == 0 ? 125 : 1;

@@ -57,6 +57,7 @@ typedef struct husk_volspec {
   char *destination; /* absolute path in the container */
   bool readonly;
   char *propagation; /* bind/named: "rprivate" unless given */
+  bool nocopy;       /* named: do not fill a new volume from the image */
   char *options;     /* tmpfs: extra comma separated mount options, or NULL */
 } husk_volspec;
 
@@ -252,6 +253,10 @@ char *husk_volumes_dir(const husk_home *h);
 int husk_volume_create(const husk_home *h, const char *name, bool *created, husk_err *err);
 /* The _data directory of a volume (malloc'ed); ENOENT when it does not exist. */
 int husk_volume_path(const husk_home *h, const char *name, char **out, husk_err *err);
+/* Fill a new, empty volume with the image's content at its mount point (like
+ * docker): files, directories, symlinks and fifos with their modes and
+ * owners.  src is that directory opened in the container's root. */
+int husk_volume_populate(int src, const char *data_path, husk_err *err);
 /* Remove a volume; EBUSY when a container uses it. */
 int husk_volume_remove(const husk_home *h, const char *name, husk_err *err);
 int husk_volume_list(const husk_home *h, char ***names, husk_err *err);

@@ -165,11 +165,14 @@ static int wait_init(pid_t pid, int master)
   }
 }
 
-/* Remove what create made (the monitor owns the container now). */
+/* The start failed: remove the container (the monitor owns it now; it never
+ * ran, so there is nobody to wait for). */
 static void give_up(const husk_pmon_args *a)
 {
   husk_err e;
-  husk_pctr_remove(a->home, a->id, true, &e);
+  _cleanup_pctr_ husk_pctr *c = NULL;
+  if (husk_pctr_open(a->home, a->id, true, &c, &e) == 0)
+    husk_pctr_destroy(a->home, NULL, c, &e);
 }
 
 static void set_running(const husk_pmon_args *a, pid_t pid)

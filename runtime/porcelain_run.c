@@ -418,7 +418,11 @@ static int prepare(run_ctx *c, const husk_run_opts *o, husk_run_opts *ro, const 
     return r;
   c->mounted = true;
 
-  /* named volumes: created on first use */
+  _cleanup_close_ int rootfd = open(c->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    return husk_errorf(err, errno, "open %s", c->merged);
+
+  /* named volumes: created on first use, filled from the image like docker's */
   for (size_t i = 0; i < ro->n_volumes; i++) {
     husk_volspec *v = &ro->volumes[i];
     if (v->kind != HUSK_VOL_NAMED)
@@ -436,6 +440,15 @@ static int prepare(run_ctx *c, const husk_run_opts *o, husk_run_opts *ro, const 
     v->source = NULL;
     if ((r = husk_volume_path(h, v->name, &v->source, err)) < 0)
       return r;
+    if (created && !v->nocopy) {
+      int src = husk_open_in_root(rootfd, v->destination, O_RDONLY | O_DIRECTORY);
+      if (src >= 0) {
+        r = husk_volume_populate(src, v->source, err);
+        close(src);
+        if (r < 0)
+          return husk_error_wrap(err, "volume %s", v->name);
+      }
+    }
   }
 
   /* the hostname: --hostname, the host's with --network host, else the short id */
@@ -457,9 +470,6 @@ static int prepare(run_ctx *c, const husk_run_opts *o, husk_run_opts *ro, const 
   if ((r = husk_pnet_prepare(h, &no, &c->net, err)) < 0)
     return r;
 
-  _cleanup_close_ int rootfd = open(c->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (rootfd < 0)
-    return husk_errorf(err, errno, "open %s", c->merged);
   husk_spec_input in = {.opts = ro,
                         .image = &img->config,
                         .id = c->id,

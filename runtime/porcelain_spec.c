@@ -152,8 +152,10 @@ int husk_volspec_parse(const char *s, husk_volspec *out, husk_err *err)
       } else if (is_propagation(*o)) {
         free(out->propagation);
         out->propagation = husk_xstrdup(*o);
-      } else if (strcmp(*o, "z") == 0 || strcmp(*o, "Z") == 0 || strcmp(*o, "nocopy") == 0) {
-        /* SELinux relabel / no copy-up: nothing to do here */
+      } else if (strcmp(*o, "nocopy") == 0) {
+        out->nocopy = true;
+      } else if (strcmp(*o, "z") == 0 || strcmp(*o, "Z") == 0) {
+        /* SELinux relabeling: nothing to do here */
       } else {
         husk_volspec_clear(out);
         return husk_errorf_plain(err, EINVAL, "-v %s: unknown volume option \"%s\"", s, *o);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -107,6 +108,119 @@ int husk_volume_path(const husk_home *h, const char *name, char **out, husk_err 
   if (lstat(p, &st) < 0 || !S_ISDIR(st.st_mode))
     return husk_errorf_plain(err, ENOENT, "no such volume: %s", name);
   *out = husk_steal_ptr(p);
+  return 0;
+}
+
+/* ---- filling a new volume from the image ---- */
+
+static int copy_file(int sfd, int dfd, husk_err *err, const char *name)
+{
+  for (;;) {
+    ssize_t n = copy_file_range(sfd, NULL, dfd, NULL, 1 << 30, 0);
+    if (n == 0)
+      return 0;
+    if (n > 0)
+      continue;
+    if (errno == EINTR)
+      continue;
+    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+      return husk_errorf(err, errno, "copy %s into the volume", name);
+    break;
+  }
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(sfd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return husk_errorf(err, errno, "copy %s into the volume", name);
+    if (n == 0)
+      return 0;
+    int r = husk_write_all(dfd, buf, (size_t)n);
+    if (r < 0)
+      return husk_errorf(err, -r, "copy %s into the volume", name);
+  }
+}
+
+static int copy_tree(int src, int dst, int depth, husk_err *err)
+{
+  if (depth > 128)
+    return husk_errorf_plain(err, ELOOP, "copy into the volume: directories nested too deep");
+  int fd = dup(src);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (d == NULL) {
+    if (fd >= 0)
+      close(fd);
+    return husk_errorf(err, errno, "read a directory to copy into the volume");
+  }
+  int ret = 0;
+  struct dirent *e;
+  while (ret == 0 && (e = readdir(d)) != NULL) {
+    const char *n = e->d_name;
+    if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+      continue;
+    struct stat st;
+    if (fstatat(src, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+      continue;
+    mode_t mode = st.st_mode & 07777;
+    if (S_ISDIR(st.st_mode)) {
+      if (mkdirat(dst, n, 0700) < 0) {
+        ret = husk_errorf(err, errno, "copy %s into the volume", n);
+        break;
+      }
+      _cleanup_close_ int s2 = openat(src, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      _cleanup_close_ int d2 = openat(dst, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (s2 < 0 || d2 < 0) {
+        ret = husk_errorf(err, errno, "copy %s into the volume", n);
+        break;
+      }
+      ret = copy_tree(s2, d2, depth + 1, err);
+      if (ret == 0 && (fchown(d2, st.st_uid, st.st_gid) < 0 || fchmod(d2, mode) < 0))
+        ret = husk_errorf(err, errno, "copy %s into the volume", n);
+    } else if (S_ISREG(st.st_mode)) {
+      _cleanup_close_ int s2 = openat(src, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      _cleanup_close_ int d2 =
+          openat(dst, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (s2 < 0 || d2 < 0) {
+        ret = husk_errorf(err, errno, "copy %s into the volume", n);
+        break;
+      }
+      ret = copy_file(s2, d2, err, n);
+      if (ret == 0 && (fchown(d2, st.st_uid, st.st_gid) < 0 || fchmod(d2, mode) < 0))
+        ret = husk_errorf(err, errno, "copy %s into the volume", n);
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[PATH_MAX];
+      ssize_t len = readlinkat(src, n, target, sizeof(target) - 1);
+      if (len < 0)
+        continue;
+      target[len] = '\0';
+      if (symlinkat(target, dst, n) < 0 ||
+          fchownat(dst, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+        ret = husk_errorf(err, errno, "copy %s into the volume", n);
+    } else if (S_ISFIFO(st.st_mode)) {
+      if (mkfifoat(dst, n, mode) < 0 ||
+          fchownat(dst, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+        ret = husk_errorf(err, errno, "copy %s into the volume", n);
+    }
+    /* device nodes and sockets are not copied */
+  }
+  closedir(d);
+  return ret;
+}
+
+int husk_volume_populate(int src, const char *data_path, husk_err *err)
+{
+  _cleanup_close_ int dst = open(data_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dst < 0)
+    return husk_errorf(err, errno, "open %s", data_path);
+  int r = copy_tree(src, dst, 0, err);
+  if (r < 0)
+    return r;
+  /* the volume's root takes the directory's owner and mode, like docker */
+  struct stat st;
+  if (fstat(src, &st) == 0 &&
+      (fchown(dst, st.st_uid, st.st_gid) < 0 || fchmod(dst, st.st_mode & 07777) < 0))
+    return husk_errorf(err, errno, "set the owner of %s", data_path);
   return 0;
 }
 

@@ -196,12 +196,25 @@ static void test_cpus(void **state)
 
 /* ---- env ------------------------------------------------------------------------------ */
 
+/* Every temporary directory lives under one scratch directory that the group
+ * teardown removes, so a failed test leaves nothing in /tmp. */
+static char *scratch;
+
+static int group_setup(void **state)
+{
+  (void)state;
+  char tmpl[] = "/tmp/husk-unit-pspec-XXXXXX";
+  if (mkdtemp(tmpl) == NULL)
+    return -1;
+  scratch = husk_xstrdup(tmpl);
+  return 0;
+}
+
 static char *tmpdir_make(void)
 {
-  char tmpl[] = "/tmp/husk-unit-XXXXXX";
-  char *d = mkdtemp(tmpl);
-  assert_non_null(d);
-  return husk_xstrdup(d);
+  char *tmpl = husk_xasprintf("%s/XXXXXX", scratch);
+  assert_non_null(mkdtemp(tmpl));
+  return tmpl;
 }
 
 static void rm_tree(const char *dir)
@@ -210,6 +223,16 @@ static void rm_tree(const char *dir)
   husk_err err = {0};
   if (husk_rm_rf_at(fd, dir + 1, &err) < 0)
     fail_msg("cleanup %s: %s", dir, err.msg);
+}
+
+static int group_teardown(void **state)
+{
+  (void)state;
+  _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  husk_err err = {0};
+  int r = husk_rm_rf_at(fd, scratch + 1, &err);
+  free(scratch);
+  return r < 0 ? -1 : 0;
 }
 
 static void write_file(const char *dir, const char *rel, const char *content)
@@ -773,5 +796,5 @@ int main(void)
       FX(test_spec_network_files_are_bind_mounted),
       FX(test_spec_bad_inputs),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -50,6 +50,8 @@ static int teardown(void **state)
   /* a failed test_rm_rf_refuses_mount_points must not leave its tmpfs */
   _cleanup_free_ char *mnt = husk_xasprintf("%s/tree/a/mnt", f->base);
   umount2(mnt, MNT_DETACH);
+  _cleanup_free_ char *ov = husk_xasprintf("%s/ov/merged", f->base);
+  umount2(ov, MNT_DETACH);
   _cleanup_close_ int tmp = open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
   husk_err err = {0};
   if (husk_rm_rf_at(tmp, f->base + strlen("/tmp/"), &err) < 0)
@@ -364,6 +366,99 @@ static void test_rm_rf_refuses_mount_points(void **state)
   assert_int_equal(husk_rm_rf_at(bfd, "tree", &err), 0);
 }
 
+static void put(const char *dir, const char *name, const char *content)
+{
+  _cleanup_free_ char *p = husk_xasprintf("%s/%s", dir, name);
+  FILE *fp = fopen(p, "w");
+  assert_non_null(fp);
+  fputs(content, fp);
+  fclose(fp);
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+  _cleanup_close_ int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  char *buf = NULL;
+  husk_err err = {0};
+  if (husk_read_file_at(fd, name, &buf, NULL, &err) < 0)
+    return NULL;
+  return buf;
+}
+
+/* Many long layer paths (more than a page of options: the new mount API
+ * path) and paths with ':' and ',' (which mount(2) options cannot carry). */
+static void overlay_case(fx *f, size_t n_layers, const char *component, bool vol)
+{
+  char **layers = husk_xcalloc(n_layers + 1, sizeof(char *));
+  husk_err err = {0};
+  for (size_t i = 0; i < n_layers; i++) {
+    layers[i] = husk_xasprintf("%s/layers/%s-%03zu-%s", f->base, component, i,
+                               "pad-pad-pad-pad-pad-pad-pad-pad-pad-pad-pad-pad-pad-pad-pad");
+    assert_int_equal(husk_mkdir_p(AT_FDCWD, layers[i], 0755, &err), 0);
+    char name[32];
+    snprintf(name, sizeof(name), "only-%zu", i);
+    put(layers[i], name, "x");
+    char v[32];
+    snprintf(v, sizeof(v), "layer %zu", i);
+    put(layers[i], "shadowed", v);
+  }
+  _cleanup_free_ char *upper = husk_xasprintf("%s/ov/upper", f->base);
+  _cleanup_free_ char *work = husk_xasprintf("%s/ov/work", f->base);
+  _cleanup_free_ char *merged = husk_xasprintf("%s/ov/merged", f->base);
+  assert_int_equal(husk_mkdir_p(AT_FDCWD, upper, 0755, &err), 0);
+  assert_int_equal(husk_mkdir_p(AT_FDCWD, work, 0755, &err), 0);
+  assert_int_equal(husk_mkdir_p(AT_FDCWD, merged, 0755, &err), 0);
+  int r = husk_overlay_mount(layers, n_layers, upper, work, vol, merged, &err);
+  if (r < 0 && (err.code == EPERM || err.code == ENODEV)) {
+    for (size_t i = 0; i < n_layers; i++)
+      free(layers[i]);
+    free(layers);
+    skip();
+  }
+  if (r < 0)
+    fail_msg("%s", err.msg);
+  /* the last layer is the top one; every layer is visible */
+  _cleanup_free_ char *top = slurp(merged, "shadowed");
+  char want[32];
+  snprintf(want, sizeof(want), "layer %zu", n_layers - 1);
+  assert_string_equal(top, want);
+  for (size_t i = 0; i < n_layers; i++) {
+    _cleanup_free_ char *p = husk_xasprintf("%s/only-%zu", merged, i);
+    assert_int_equal(access(p, F_OK), 0);
+  }
+  /* writes go to the upper dir */
+  put(merged, "new", "y");
+  _cleanup_free_ char *inup = slurp(upper, "new");
+  assert_string_equal(inup, "y");
+  assert_int_equal(husk_overlay_umount(merged, &err), 0);
+  assert_int_equal(access(merged, F_OK), 0);
+  _cleanup_free_ char *gone = husk_xasprintf("%s/new", merged);
+  assert_int_equal(access(gone, F_OK), -1); /* unmounted */
+  for (size_t i = 0; i < n_layers; i++)
+    free(layers[i]);
+  free(layers);
+}
+
+static void test_overlay_many_long_layers(void **state)
+{
+  overlay_case(*state, 60, "l", false);
+}
+
+static void test_overlay_layer_paths_with_separators(void **state)
+{
+  overlay_case(*state, 3, "a:b,c", true);
+}
+
+static void test_overlay_needs_layers(void **state)
+{
+  fx *f = *state;
+  husk_err err = {0};
+  assert_int_equal(husk_overlay_mount(NULL, 0, NULL, NULL, false, f->base, &err), -EINVAL);
+  assert_string_equal(err.msg, "image has no layers");
+  /* not mounted: unmounting is fine */
+  assert_int_equal(husk_overlay_umount(f->base, &err), 0);
+}
+
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
@@ -374,6 +469,8 @@ int main(void)
       T(test_list_of_an_empty_data_root),    T(test_record_save_and_reload),
       T(test_lock_notices_removal),          T(test_live_status_from_the_record),
       T(test_volumes_and_their_users),       T(test_rm_rf_refuses_mount_points),
+      T(test_overlay_many_long_layers),      T(test_overlay_layer_paths_with_separators),
+      T(test_overlay_needs_layers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
