@@ -22,7 +22,7 @@ PACKAGES=(
   # image tests: a local registry and a tool to push to it
   skopeo docker-registry
   # benchmarks
-  hyperfine python3-matplotlib
+  hyperfine python3-matplotlib time
 )
 
 missing=()

@@ -133,8 +133,16 @@ static int cmd_exe_race(double seconds, const char *out_path)
         close(fd);
       }
       if (ptrace(PTRACE_ATTACH, pid, 0, 0) == 0) {
-        ptraced++;
+        /* stopped: is it still the runtime (or one we cannot even look at)? */
         waitpid(pid, NULL, __WALL);
+        int efd = open(p, O_RDONLY | O_CLOEXEC);
+        int oe = efd < 0 ? errno : 0;
+        struct stat st;
+        /* ENOENT: it exited under us (a zombie has no exe) */
+        if ((efd >= 0 && fstat(efd, &st) == 0 && !is_known(&st)) || oe == EACCES || oe == EPERM)
+          ptraced++;
+        if (efd >= 0)
+          close(efd);
         ptrace(PTRACE_DETACH, pid, 0, 0);
       }
     }

@@ -139,7 +139,7 @@ def test_overwrite_proc_pid_exe_of_exec_process_fails(runtime_copy, abundle):
     ptrace it, and overwrite the binary once it is no longer busy."""
     b = abundle()
     r, n = _race_execs(runtime_copy, b, 6, ["/bin/true"], "exerace")
-    assert n >= 5, f"only {n} execs during the race"
+    assert n >= 2, f"only {n} execs during the race"
     assert r["pids_seen"] > 0, f"the attacker never saw an exec process: {r}"
     assert r["foreign"] == 0, f"opened the runtime binary through /proc/PID/exe: {r}"
     assert r["ptraced"] == 0, f"ptraced a process of the runtime: {r}"

@@ -102,11 +102,15 @@ def test_mount_destination_dotdot_cannot_escape(oci, bundle, workdir):
     _check_contained_or_refused(oci, bundle, cid, res, f"{outside}/newdir")
 
 
-@pytest.mark.parametrize("kind", ["absolute", "relative"])
+@pytest.mark.parametrize("kind", ["absolute", "relative", "absolute-also-in-rootfs"])
 def test_mount_destination_symlink_cannot_escape(oci, bundle, workdir, kind):
     outside = _outside_dir(workdir)
-    if kind == "absolute":
+    if kind.startswith("absolute"):
         target = str(outside)
+        if kind == "absolute-also-in-rootfs":
+            # the link resolves inside the root too: a runtime that resolves
+            # it within the root may mount there
+            (bundle.rootfs / str(outside).lstrip("/")).mkdir(parents=True)
     else:
         depth = len(bundle.rootfs.parts) - 1
         target = "../" * depth + str(outside).lstrip("/")

@@ -62,6 +62,11 @@ int husk_cgroup_clone_fd(const husk_cgroup *cg);
  * process was already placed in the v2 cgroup with CLONE_INTO_CGROUP. */
 int husk_cgroup_enter(husk_cgroup *cg, pid_t pid, bool skip_unified, husk_err *err);
 
+/* The same for the calling process itself, which must be single-threaded:
+ * much cheaper on v1 (see cgroup.c).  Needs write access to the host's
+ * cgroup files, so not from inside a new user namespace. */
+int husk_cgroup_enter_self(husk_cgroup *cg, bool skip_unified, husk_err *err);
+
 /* Mount the container's view of cgroups at `target` (a path or /proc/self/fd/N
  * of the destination inside the new root), called inside the container's mount
  * and cgroup namespaces before pivot_root.  flags are MS_RDONLY etc. */

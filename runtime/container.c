@@ -57,6 +57,8 @@ typedef struct init_args {
   int console_fd;  /* connected --console-socket, else -1 */
   const husk_seccomp_prog *seccomp;
   husk_cgroup_layout layout;
+  husk_cgroup *cg;  /* joined by the init itself (NULL: the runtime joins it) */
+  bool into_cgroup; /* clone3 already placed us in the v2 cgroup */
   int preserve_fds;
   sigset_t sigmask; /* to restore before exec */
   pid_t hostpid;    /* our pid as the runtime sees it (from the GO message) */
@@ -149,6 +151,8 @@ static int init_setup(init_args *a, husk_err *err)
   if (msg.type != HUSK_SYNC_GO)
     _exit(1); /* the runtime gave up; it reports its own error */
   pid_t hostpid = a->hostpid = msg.value;
+  if (husk_cgroup_enter_self(a->cg, a->into_cgroup, err) < 0)
+    return husk_error_ret(err);
 
   if (a->plan->clone_flags & CLONE_NEWUSER) {
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
@@ -507,11 +511,14 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
                  .layout = husk_cgroup_detect(),
                  .preserve_fds = o->preserve_fds,
                  .sigmask = *init_mask};
-  bool into_cgroup = false;
+  /* In a new user namespace the init cannot write the host's cgroup files:
+   * the runtime joins it for it. */
+  bool userns = spec->ns[HUSK_NS_USER].present;
   pid_t pid = clone_child((uint64_t)c->plan.clone_flags, c->cg ? husk_cgroup_clone_fd(c->cg) : -1,
-                          &into_cgroup);
+                          &a.into_cgroup);
   if (pid == 0) {
     close(sv[0]);
+    a.cg = userns ? NULL : c->cg;
     init_main(&a);
   }
   close(sv[1]);
@@ -522,7 +529,7 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
 
   if (c->plan.clone_flags & CLONE_NEWUSER && (r = husk_ns_write_idmaps(pid, spec, err)) < 0)
     return r;
-  if (c->cg && (r = husk_cgroup_enter(c->cg, pid, into_cgroup, err)) < 0)
+  if (c->cg && userns && (r = husk_cgroup_enter(c->cg, pid, a.into_cgroup, err)) < 0)
     return r;
   husk_sync_send(c->sync_fd, HUSK_SYNC_GO, pid, NULL);
 
@@ -596,11 +603,21 @@ int husk_container_load_spec(const char *root, const char *id, husk_spec **out, 
   _cleanup_free_ char *buf = NULL;
   size_t len = 0;
   if (husk_read_file_at(dfd, "config.json", &buf, &len, err) < 0) {
-    if (err->code == ENOENT) {
-      *out = NULL; /* created from an in-memory spec (porcelain) */
+    if (err->code != ENOENT)
+      return husk_error_ret(err);
+    /* created from an in-memory spec (the porcelain): its bundle has the
+     * config.json it was parsed from */
+    _cleanup_state_ husk_state *st = NULL;
+    char path[PATH_MAX];
+    if (husk_state_load(root, id, &st, err) < 0 || st->bundle == NULL)
+      return husk_error_ret(err);
+    snprintf(path, sizeof(path), "%s/config.json", st->bundle);
+    if (husk_read_file_at(AT_FDCWD, path, &buf, &len, err) < 0) {
+      if (err->code != ENOENT)
+        return husk_error_ret(err);
+      *out = NULL;
       return 0;
     }
-    return husk_error_ret(err);
   }
   return husk_spec_parse(buf, len, out, err);
 }
@@ -928,6 +945,8 @@ typedef struct exec_args {
   const husk_seccomp_prog *seccomp;
   int preserve_fds;
   const char *name;
+  husk_cgroup *cg; /* joined by the exec child itself, or NULL */
+  bool into_cgroup;
   sigset_t sigmask;
 } exec_args;
 
@@ -936,6 +955,8 @@ static int exec_setup(exec_args *a, char *exe, size_t len, husk_err *err)
   husk_sync_msg msg;
   if (husk_sync_recv(a->sync_fd, &msg, NULL) < 0 || msg.type != HUSK_SYNC_GO)
     _exit(1);
+  if (husk_cgroup_enter_self(a->cg, a->into_cgroup, err) < 0)
+    return husk_error_ret(err);
   if (a->nsflags && setns(a->pidfd, a->nsflags) < 0)
     return husk_errorf(err, errno, "join the container's namespaces");
   if (a->nsflags & CLONE_NEWUSER) {
@@ -1032,6 +1053,12 @@ int husk_container_exec(const char *root, const char *id, const husk_exec_opts *
   int nsflags = differing_namespaces(st->pid);
   /* pid and time namespaces apply to children: enter them here */
   int parent_flags = nsflags & (CLONE_NEWPID | 0x80);
+  /* ... and only for this one child: keep our own to go back to */
+  _cleanup_close_ int own_pidns = -1, own_timens = -1;
+  if (parent_flags & CLONE_NEWPID)
+    own_pidns = open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+  if (parent_flags & 0x80)
+    own_timens = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
   if (parent_flags && setns(pidfd, parent_flags) < 0) {
     husk_seccomp_prog_clear(&prog);
     return husk_errorf(err, errno, "join the pid namespace of %s", id);
@@ -1041,7 +1068,7 @@ int husk_container_exec(const char *root, const char *id, const husk_exec_opts *
     husk_seccomp_prog_clear(&prog);
     return r;
   }
-  _cleanup_close_ int console = -1;
+  _cleanup_close_ int console = -1, sync = -1, child_pidfd = -1;
   if (o->process->terminal && o->console_socket &&
       (r = husk_console_socket_connect(o->console_socket, &console, err)) < 0)
     goto out;
@@ -1062,21 +1089,27 @@ int husk_container_exec(const char *root, const char *id, const husk_exec_opts *
                  .seccomp = prog.len ? &prog : NULL,
                  .preserve_fds = o->preserve_fds,
                  .name = o->name ? o->name : "husk:exec",
+                 .cg = (nsflags & CLONE_NEWUSER) ? NULL : cg,
                  .sigmask = old};
   bool into = false;
   pid_t pid = clone_child(0, cg ? husk_cgroup_clone_fd(cg) : -1, &into);
   if (pid == 0) {
+    a.into_cgroup = into;
     close(sv[0]);
     exec_main(&a);
   }
   close(sv[1]);
-  _cleanup_close_ int sync = sv[0];
+  sync = sv[0];
+  if (own_pidns >= 0)
+    setns(own_pidns, CLONE_NEWPID);
+  if (own_timens >= 0)
+    setns(own_timens, 0x80);
   if (pid < 0) {
     r = husk_errorf(err, errno, "clone exec process");
     goto restore;
   }
-  _cleanup_close_ int child_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (cg && (r = husk_cgroup_enter(cg, pid, into, err)) < 0) {
+  child_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (cg && (nsflags & CLONE_NEWUSER) && (r = husk_cgroup_enter(cg, pid, into, err)) < 0) {
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     goto restore;

@@ -137,6 +137,14 @@ static int set_caps(const husk_caps *c, husk_err *err)
 
 int husk_process_finalize(const husk_process *p, const husk_seccomp_prog *seccomp, husk_err *err)
 {
+  /* CVE-2019-5736: from here until execve we are still the husk binary but
+   * with the container's credentials, so the container's processes would
+   * pass the ptrace access check of /proc/PID/exe and could open (then, once
+   * no husk runs, overwrite) the host's binary.  Non-dumpable, that check
+   * needs CAP_SYS_PTRACE in the initial user namespace.  execve resets it
+   * for the container's own program. */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    return husk_errorf(err, errno, "prctl(PR_SET_DUMPABLE)");
   if (p->cwd && chdir(p->cwd) < 0)
     return husk_errorf(err, errno, "chdir to cwd %s", p->cwd);
   umask(p->user.has_umask ? p->user.umask : 022);
