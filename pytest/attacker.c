@@ -17,6 +17,7 @@
  *   attacker unshare    unshare(2) every namespace type, one at a time
  *   attacker mount      mount a tmpfs, remount /, bind-mount /proc
  *   attacker forkbomb N fork up to N children that pause, report how many
+ *   attacker stop-pgrp  SIGSTOP our whole process group (kill(0, ...))
  *   attacker readpaths PATH...  try to open and read each path
  */
 #define _GNU_SOURCE
@@ -236,10 +237,16 @@ static int cmd_forkbomb(long n)
   }
   printf("{\"forked\":%ld,\"stopped_by\":\"%s\"}\n", made, made < n ? ename(last) : "none");
   fflush(stdout);
-  signal(SIGTERM, SIG_IGN);
-  kill(0, SIGTERM);
-  while (wait(NULL) > 0)
-    ;
+  return 0; /* as the pid namespace's init, our exit kills the children */
+}
+
+/* Stop every process of our process group: without a session of its own the
+ * container shares the group of whoever ran the runtime on the host. */
+static int cmd_stop_pgrp(void)
+{
+  printf("{\"pid\":%d,\"pgid\":%d,\"sid\":%d}\n", (int)getpid(), (int)getpgid(0), (int)getsid(0));
+  result("kill-own-pgrp-SIGSTOP", kill(0, SIGSTOP));
+  sleep(2);
   return 0;
 }
 
@@ -277,6 +284,8 @@ int main(int argc, char **argv)
     return cmd_mount();
   if (argc >= 3 && strcmp(argv[1], "forkbomb") == 0)
     return cmd_forkbomb(atol(argv[2]));
+  if (argc >= 2 && strcmp(argv[1], "stop-pgrp") == 0)
+    return cmd_stop_pgrp();
   if (argc >= 2 && strcmp(argv[1], "readpaths") == 0)
     return cmd_readpaths(argc - 2, argv + 2);
   fprintf(stderr, "usage: attacker exe-race|exe-self|module|unshare|mount|forkbomb|readpaths\n");

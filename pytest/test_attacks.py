@@ -9,6 +9,8 @@ runtime binary run against a COPY of husk-oci in the test's directory, never
 against the build's binary."""
 
 import hashlib
+import json
+import signal
 import os
 import shutil
 import subprocess
@@ -124,7 +126,6 @@ def _race_execs(rt, bundle, race_seconds, exec_args, tag):
     _wait_stopped(rt, cid, race_seconds + 15)
     path = bundle.rootfs / report.lstrip("/")
     assert path.exists(), "the attacker wrote no report" + rt.container_output(cid)
-    import json
 
     return json.loads(path.read_text()), n
 
@@ -153,7 +154,6 @@ def test_overwrite_proc_self_exe_fails(runtime_copy, abundle):
     b = abundle("/bin/attacker", "exe-self", "/tmp/self.json")
     res = runtime_copy.run(b)
     assert_ok(res, "exe-self")
-    import json
 
     r = json.loads((b.rootfs / "tmp/self.json").read_text())
     # writing our own running binary is refused while it runs
@@ -452,3 +452,36 @@ def test_host_mount_table_not_visible(oci, bundle):
     for m in r["mounts"]:
         assert not m["mount_point"].startswith(("/tmp/husktest", "/work", "/boot", "/home")), m
     assert len(points) < 40, f"{len(points)} mounts: the host's table? {points}"
+
+
+def test_signal_to_own_process_group_does_not_reach_host(oci, abundle):
+    """kill(0, SIGSTOP) from the container: the pid namespace does not filter
+    process-group signals, so a container left in the caller's process group
+    stops the runtime (and whatever shell ran it) on the host."""
+    b = abundle("/bin/attacker", "stop-pgrp")
+    cid = oci.new_id("pgrp")
+    oci.track(cid, b)
+    b.write()
+    p = subprocess.Popen(oci.argv("run", "--bundle", b.path, cid), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)  # fmt: skip
+    stopped = False
+    try:
+        deadline = time.monotonic() + 10
+        while p.poll() is None and time.monotonic() < deadline:
+            if host.pid_state(p.pid) == "T":
+                stopped = True
+                os.kill(p.pid, signal.SIGCONT)
+                break
+            time.sleep(0.02)
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert not stopped, "the container stopped the runtime through its process group"
+    lines = [json.loads(ln) for ln in out.splitlines() if ln.startswith("{")]
+    ids = lines[0]
+    assert ids["pgid"] == ids["pid"] and ids["sid"] == ids["pid"], (
+        f"the container is not in a session of its own: {ids}"
+    )

@@ -145,6 +145,12 @@ int husk_process_finalize(const husk_process *p, const husk_seccomp_prog *seccom
    * for the container's own program. */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
     return husk_errorf(err, errno, "prctl(PR_SET_DUMPABLE)");
+  /* A session (and process group) of our own, like runc: otherwise the
+   * container could signal the caller's process group on the host with
+   * kill(0, ...), which the pid namespace does not stop.  With a terminal,
+   * husk_tty_make_stdio already did it. */
+  if (getpgid(0) != getpid() && setsid() < 0)
+    return husk_errorf(err, errno, "setsid");
   if (p->cwd && chdir(p->cwd) < 0)
     return husk_errorf(err, errno, "chdir to cwd %s", p->cwd);
   umask(p->user.has_umask ? p->user.umask : 022);

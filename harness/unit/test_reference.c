@@ -181,7 +181,7 @@ static void test_digest_validation(void **state)
   assert_false(
       husk_digest_valid("sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"));
   assert_false(husk_digest_valid(NULL));
-  assert_true(husk_hex64_valid(D64 + 7));
+  assert_true(husk_hex64_valid(&D64[7]));
 }
 
 int main(void)
