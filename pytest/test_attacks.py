@@ -186,14 +186,12 @@ def test_init_is_symlink_to_proc_self_exe_refused(runtime_copy, abundle):
     assert _sha256(runtime_copy.copy_path) == runtime_copy.copy_digest
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a script whose interpreter is #!/proc/self/exe runs the runtime binary "
-    "inside the container (needs an exe seal, see issue 8 notes)",
-)
 def test_exec_of_script_with_proc_self_exe_interpreter_cannot_overwrite_runtime(
     runtime_copy, abundle
 ):
+    """#!/proc/self/exe as a script's interpreter: the kernel opens it while
+    the exec child is still the runtime binary.  (On Linux 6.18 the exec fails
+    with ENOENT; older kernels need the runtime to seal its binary.)"""
     b = abundle()
     (b.rootfs / "bin/evil.sh").write_text("#!/proc/self/exe\n")
     os.chmod(b.rootfs / "bin/evil.sh", 0o755)
@@ -330,6 +328,8 @@ def test_write_to_sys_fails(oci, bundle, path):
 
 
 def test_load_kernel_module_fails(oci, abundle):
+    if not os.path.exists("/proc/modules"):
+        pytest.skip("kernel built without module support (no /proc/modules): nothing to load")
     b = abundle("/bin/attacker", "module")
     res = oci.run(b)
     assert_ok(res, "attacker module")
