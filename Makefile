@@ -5,7 +5,9 @@ JOBS       ?= $(shell nproc)
 PYTEST     ?= /usr/bin/python3 -m pytest
 PYTEST_ARGS ?=
 
-.PHONY: all deps build asan help run test unit unit-asan integration bench format clean
+.PHONY: all deps build asan help run test unit integration test-asan fuzz bench bench-trace bench-net soak format clean
+
+FUZZ_SECONDS ?= 60
 
 all: build ## Build husk, husk-oci, husk-trace, the probe and the unit tests
 
@@ -40,6 +42,18 @@ test: deps ## Install deps, build, run unit tests (ASan/UBSan) and the integrati
 	$(MAKE) build asan
 	$(MAKE) unit
 	$(MAKE) integration
+
+test-asan: asan ## Run the pytest suite against the ASan/UBSan build
+	HUSK_BUILD=$(abspath $(ASAN_BUILD)) $(PYTEST) -ra pytest $(PYTEST_ARGS)
+
+fuzz: ## Build the libFuzzer targets with clang and run each for FUZZ_SECONDS (default 60)
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+bench-trace: build ## Measure husk-trace's overhead on `unshare -fpimun true`
+	bash bench/trace-overhead.sh $(abspath $(BUILD))
+
+bench-net: build ## Measure what networking adds to `husk run`
+	bash bench/net-cost.sh $(abspath $(BUILD))
 
 bench: deps build ## Run the start-latency benchmarks (writes bench/results/)
 	bash bench/run.sh $(abspath $(BUILD))
