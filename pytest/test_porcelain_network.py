@@ -136,3 +136,18 @@ def test_detached_bridge_container_is_torn_down_when_it_exits(bhusk):
     assert doc["HostConfig"]["NetworkMode"] == "bridge"
     json.dumps(doc)
     bhusk("rm", cid)
+
+
+def test_network_container_joins_the_other_containers_namespace(phusk):
+    owner = phusk.run_d("--network", "none", "--name", "netowner", "busybox", "sleep", "60")
+    want = phusk("exec", "netowner", "readlink", "/proc/self/ns/net").stdout.strip()
+    p = phusk("run", "--rm", "--network", "container:netowner", "busybox", "readlink",
+              "/proc/self/ns/net")
+    assert p.stdout.strip() == want, "not in the other container's network namespace"
+    phusk("rm", "-f", owner)
+
+
+def test_network_container_of_a_missing_container_is_a_clear_error(phusk):
+    p = phusk("run", "--rm", "--network", "container:nosuch", "busybox", "true", check=False)
+    assert p.returncode != 0
+    assert "nosuch" in p.stderr and len(p.stderr.strip().splitlines()) == 1

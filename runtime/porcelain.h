@@ -70,7 +70,14 @@ void husk_volspec_clear(husk_volspec *v);
 
 /* ---- run options and spec generation (porcelain_spec.c) ------------------ */
 
-typedef enum husk_net_mode { HUSK_NET_NONE, HUSK_NET_HOST, HUSK_NET_BRIDGE } husk_net_mode;
+/* container: join the network namespace of another (running) container;
+ * the network name is then the whole "container:NAME" */
+typedef enum husk_net_mode {
+  HUSK_NET_NONE,
+  HUSK_NET_HOST,
+  HUSK_NET_BRIDGE,
+  HUSK_NET_CONTAINER
+} husk_net_mode;
 
 typedef struct husk_run_opts {
   const char *image;   /* as the user wrote it */

@@ -40,10 +40,17 @@ int husk_net_mode_parse(const char *s, husk_net_mode *mode, const char **network
     return 0;
   }
   husk_err e;
-  if (strncmp(s, "container:", 10) == 0 || husk_network_validate_name(s, &e) < 0)
+  if (strncmp(s, "container:", 10) == 0) {
+    if (s[10] == '\0')
+      return husk_errorf_plain(err, EINVAL, "--network container: needs a container name or id");
+    *mode = HUSK_NET_CONTAINER;
+    *network = s;
+    return 0;
+  }
+  if (husk_network_validate_name(s, &e) < 0)
     return husk_errorf_plain(err, EINVAL,
-                             "--network %s: not a network mode (none, host, bridge) or network "
-                             "name",
+                             "--network %s: not a network mode (none, host, bridge, "
+                             "container:NAME) or network name",
                              s);
   *mode = HUSK_NET_BRIDGE;
   *network = s;
@@ -59,6 +66,8 @@ const char *husk_net_mode_name(husk_net_mode m)
     return "host";
   case HUSK_NET_BRIDGE:
     return "bridge";
+  case HUSK_NET_CONTAINER:
+    return "container";
   }
   return "none";
 }
@@ -159,6 +168,26 @@ static int bridge_prepare(const husk_home *h, const husk_pnet_opts *o, husk_pnet
   return write_new(n->hostname_path, hn, err);
 }
 
+/* --network container:REF: the network namespace of a running container */
+static int join_container_netns(const husk_home *h, const char *ref, husk_pnet *n, husk_err *err)
+{
+  _cleanup_pctr_ husk_pctr *c = NULL;
+  if (husk_pctr_get(h, ref, false, &c, err) < 0)
+    return husk_error_wrap(err, "--network container:%s", ref);
+  husk_plive live;
+  husk_pctr_live_now(h, c, &live);
+  if (live.status != HUSK_P_RUNNING || live.pid <= 0)
+    return husk_errorf_plain(err, EINVAL, "--network container:%s: the container is not running",
+                             ref);
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)live.pid);
+  n->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (n->netns_fd < 0)
+    return husk_errorf(err, errno, "--network container:%s: open %s", ref, path);
+  snprintf(n->ns_path, sizeof(n->ns_path), "/proc/self/fd/%d", n->netns_fd);
+  return 0;
+}
+
 int husk_pnet_prepare(const husk_home *h, const husk_pnet_opts *o, husk_pnet *n, husk_err *err)
 {
   husk_pnet_init(n);
@@ -167,6 +196,8 @@ int husk_pnet_prepare(const husk_home *h, const husk_pnet_opts *o, husk_pnet *n,
     return husk_errorf_plain(err, EINVAL, "--publish needs a bridge network (--network bridge)");
   if (o->mode == HUSK_NET_HOST)
     return 0;
+  if (o->mode == HUSK_NET_CONTAINER)
+    return join_container_netns(h, o->network + 10, n, err);
   int r = new_netns(&n->netns_fd, err);
   if (r < 0)
     return r;
