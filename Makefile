@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc)
 PYTEST     ?= /usr/bin/python3 -m pytest
 PYTEST_ARGS ?=
 
-.PHONY: all deps build asan help run test unit integration test-asan fuzz bench bench-trace bench-net soak format clean
+.PHONY: all deps build asan help run test unit valgrind integration test-asan fuzz bench bench-trace bench-net soak format clean
 
 FUZZ_SECONDS ?= 60
 
@@ -35,12 +35,16 @@ run: deps build ## Install deps, build, and run a busybox container printing its
 unit: asan ## Run the cmocka unit tests under ASan/UBSan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
+valgrind: build ## Run the unit tests under valgrind (memory errors and leaks fail)
+	bash ci/valgrind-unit.sh $(BUILD)
+
 integration: build ## Run the pytest integration suite (as root)
 	HUSK_BUILD=$(abspath $(BUILD)) $(PYTEST) -ra pytest $(PYTEST_ARGS)
 
-test: deps ## Install deps, build, run unit tests (ASan/UBSan) and the integration suite
+test: deps ## Install deps, build, run unit tests (ASan/UBSan, then valgrind) and the integration suite
 	$(MAKE) build asan
 	$(MAKE) unit
+	$(MAKE) valgrind
 	$(MAKE) integration
 
 test-asan: asan ## Run the pytest suite against the ASan/UBSan build

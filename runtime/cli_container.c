@@ -255,7 +255,19 @@ static const char run_help[] =
     "                           `husk network create`\n"
     "  -p, --publish [IP:]HOSTPORT:PORT[/udp]  publish a port (bridge networks)\n"
     "      --stop-signal SIG    signal for `husk stop` (default: the image's, else SIGTERM)\n"
-    "      --help               this help\n";
+    "      --cap-add CAP        add a capability (CHOWN or CAP_CHOWN, any case; ALL: every one)\n"
+    "      --cap-drop CAP       drop a capability of the default set (ALL: every one)\n"
+    "      --privileged         every capability, no seccomp filter, no masked or read-only\n"
+    "                           /proc paths, writable /sys, every device allowed (the host's\n"
+    "                           device nodes are not added to /dev)\n"
+    "      --security-opt OPT   seccomp=FILE (an OCI linux.seccomp JSON profile),\n"
+    "                           seccomp=unconfined, no-new-privileges[=true|false]\n"
+    "      --help               this help\n"
+    "\n"
+    "Security defaults (like docker): the capabilities CHOWN DAC_OVERRIDE FSETID FOWNER\n"
+    "MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL\n"
+    "AUDIT_WRITE, docker's default seccomp profile (no new user namespaces, mounts,\n"
+    "kexec, module loading, keyctl, ...), masked and read-only /proc paths.\n";
 
 enum {
   OPT_RM = 1000,
@@ -270,6 +282,10 @@ enum {
   OPT_ENTRYPOINT,
   OPT_NETWORK,
   OPT_STOP_SIGNAL,
+  OPT_CAP_ADD,
+  OPT_CAP_DROP,
+  OPT_PRIVILEGED,
+  OPT_SECURITY_OPT,
   OPT_HELP,
   OPT_FORMAT,
   OPT_NO_TRUNC,
@@ -284,6 +300,7 @@ typedef struct run_args {
   size_t n_vols;
   husk_port_map *ports;
   size_t n_ports;
+  char **cap_add, **cap_drop;
 } run_args;
 
 static void run_args_clear(run_args *a)
@@ -295,6 +312,8 @@ static void run_args_clear(run_args *a)
     husk_volspec_clear(&a->vols[i]);
   free(a->vols);
   free(a->ports);
+  husk_strv_free(a->cap_add);
+  husk_strv_free(a->cap_drop);
 }
 
 static char **push(char **v, const char *s)
@@ -327,6 +346,34 @@ static int check_cpuset(const char *s, husk_err *err)
   return 0;
 }
 
+/* --security-opt seccomp=FILE|unconfined, no-new-privileges[=true|false]
+ * (docker's older KEY:VALUE spelling too). */
+static int security_opt(husk_run_opts *o, const char *s, husk_err *err)
+{
+  size_t klen = strcspn(s, "=:");
+  const char *val = s[klen] ? s + klen + 1 : NULL;
+  if (klen == 7 && strncmp(s, "seccomp", klen) == 0) {
+    if (val == NULL || *val == '\0')
+      return husk_errorf_plain(err, EINVAL,
+                               "--security-opt %s: give seccomp=FILE or seccomp=unconfined", s);
+    o->seccomp = val;
+    return 0;
+  }
+  if (klen == 17 && strncmp(s, "no-new-privileges", klen) == 0) {
+    if (val == NULL || strcmp(val, "true") == 0)
+      o->no_new_privileges = true;
+    else if (strcmp(val, "false") == 0)
+      o->no_new_privileges = false;
+    else
+      return husk_errorf_plain(err, EINVAL, "--security-opt %s: expected true or false", s);
+    return 0;
+  }
+  return husk_errorf_plain(err, EINVAL,
+                           "--security-opt %s: unsupported (supported: seccomp=FILE, "
+                           "seccomp=unconfined, no-new-privileges)",
+                           s);
+}
+
 static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *err)
 {
   static const struct option longopts[] = {
@@ -353,6 +400,10 @@ static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *e
       {"net", required_argument, NULL, OPT_NETWORK},
       {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
       {"publish", required_argument, NULL, 'p'},
+      {"cap-add", required_argument, NULL, OPT_CAP_ADD},
+      {"cap-drop", required_argument, NULL, OPT_CAP_DROP},
+      {"privileged", no_argument, NULL, OPT_PRIVILEGED},
+      {"security-opt", required_argument, NULL, OPT_SECURITY_OPT},
       {"help", no_argument, NULL, OPT_HELP},
       {NULL, 0, NULL, 0},
   };
@@ -467,6 +518,24 @@ static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *e
         r = husk_errorf_plain(err, EINVAL, "--stop-signal %s: unknown signal", optarg);
       o->stop_signal = optarg;
       break;
+    case OPT_CAP_ADD:
+    case OPT_CAP_DROP: {
+      uint64_t bit;
+      bool all;
+      bool add = c == OPT_CAP_ADD;
+      r = husk_cap_flag_parse(add ? "--cap-add" : "--cap-drop", optarg, &bit, &all, err);
+      if (r == 0 && add)
+        a->cap_add = push(a->cap_add, optarg);
+      else if (r == 0)
+        a->cap_drop = push(a->cap_drop, optarg);
+      break;
+    }
+    case OPT_PRIVILEGED:
+      o->privileged = true;
+      break;
+    case OPT_SECURITY_OPT:
+      r = security_opt(o, optarg, err);
+      break;
     case OPT_HELP:
       *help = true;
       return 0;
@@ -516,6 +585,8 @@ static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *e
     return husk_errorf_plain(err, EINVAL, "--publish needs a bridge network (--network bridge)");
   o->volumes = a->vols;
   o->n_volumes = a->n_vols;
+  o->cap_add = a->cap_add;
+  o->cap_drop = a->cap_drop;
   o->ports = a->ports;
   o->n_ports = a->n_ports;
   if (o->tty && o->interactive && !o->detach && !isatty(0))

@@ -114,7 +114,7 @@ static int link_index_cb(const struct nlmsghdr *nlh, void *data)
 
 int husk_nl_link_index(husk_nl *nl, const char *name, husk_err *err)
 {
-  char buf[1024];
+  char buf[1024] = {0}; /* padding goes to the kernel: no stack garbage */
   struct nlmsghdr *nlh = put_link_msg(buf, RTM_GETLINK, 0);
   mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
   int index = 0;
@@ -130,7 +130,7 @@ int husk_nl_link_index(husk_nl *nl, const char *name, husk_err *err)
 
 int husk_nl_bridge_add(husk_nl *nl, const char *name, husk_err *err)
 {
-  char buf[1024];
+  char buf[1024] = {0}; /* padding goes to the kernel: no stack garbage */
   struct nlmsghdr *nlh = put_link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
   mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
   struct nlattr *li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -145,7 +145,7 @@ int husk_nl_bridge_add(husk_nl *nl, const char *name, husk_err *err)
 int husk_nl_veth_add(husk_nl *nl, const char *host, int master_index, const char *peer,
                      int peer_netns_fd, husk_err *err)
 {
-  char buf[1024];
+  char buf[1024] = {0}; /* padding goes to the kernel: no stack garbage */
   struct nlmsghdr *nlh = put_link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
   mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
   if (master_index > 0)
@@ -170,7 +170,7 @@ int husk_nl_veth_add(husk_nl *nl, const char *host, int master_index, const char
 
 int husk_nl_link_del(husk_nl *nl, const char *name, husk_err *err)
 {
-  char buf[1024];
+  char buf[1024] = {0}; /* padding goes to the kernel: no stack garbage */
   struct nlmsghdr *nlh = put_link_msg(buf, RTM_DELLINK, 0);
   mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
   int r = nl_talk(nl, nlh, NULL, NULL);
@@ -183,7 +183,7 @@ int husk_nl_link_del(husk_nl *nl, const char *name, husk_err *err)
 
 int husk_nl_link_up(husk_nl *nl, int index, husk_err *err)
 {
-  char buf[1024];
+  char buf[1024] = {0}; /* padding goes to the kernel: no stack garbage */
   struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_NEWLINK;
   nlh->nlmsg_flags = NLM_F_REQUEST;
@@ -200,7 +200,7 @@ int husk_nl_link_up(husk_nl *nl, int index, husk_err *err)
 
 int husk_nl_addr_add(husk_nl *nl, int index, uint32_t addr, int prefix, husk_err *err)
 {
-  char buf[1024];
+  char buf[1024] = {0}; /* padding goes to the kernel: no stack garbage */
   struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_NEWADDR;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
@@ -225,7 +225,7 @@ int husk_nl_addr_add(husk_nl *nl, int index, uint32_t addr, int prefix, husk_err
 
 int husk_nl_default_route_add(husk_nl *nl, int index, uint32_t gateway, husk_err *err)
 {
-  char buf[1024];
+  char buf[1024] = {0}; /* padding goes to the kernel: no stack garbage */
   struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_NEWROUTE;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
@@ -290,7 +290,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 
 int husk_nl_routes(husk_nl *nl, int skip_oif, husk_cidr **out, size_t *n, husk_err *err)
 {
-  char buf[1024];
+  char buf[1024] = {0}; /* padding goes to the kernel: no stack garbage */
   struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_GETROUTE;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;

@@ -105,11 +105,23 @@ typedef struct husk_run_opts {
   husk_volspec *volumes; /* -v and --tmpfs, in order */
   size_t n_volumes;
   unsigned console_rows, console_cols; /* -t: the initial size, 0 when unknown */
+  /* security (like docker): docker's 14 default capabilities and the default
+   * seccomp profile unless changed here */
+  bool privileged;        /* all capabilities, no seccomp, no masked/readonly paths */
+  char **cap_add;         /* --cap-add names (with or without CAP_, any case, ALL) */
+  char **cap_drop;        /* --cap-drop */
+  const char *seccomp;    /* --security-opt seccomp=: NULL default, "unconfined", or a file */
+  bool no_new_privileges; /* --security-opt no-new-privileges */
 } husk_run_opts;
 
 /* --cpus "0.5" -> quota/period (period 100000 us); more than the host's CPUs is an error. */
 int husk_cpus_parse(const char *s, uint64_t *quota, uint64_t *period, uint64_t *nano,
                     husk_err *err);
+
+/* --cap-add/--cap-drop NAME: "ALL" (*all set, *bit 0) or a capability, with
+ * or without CAP_, any case (*bit its mask bit).  flag names the option in errors. */
+int husk_cap_flag_parse(const char *flag, const char *name, uint64_t *bit, bool *all,
+                        husk_err *err);
 
 /* A user resolved against the container's /etc/passwd and /etc/group. */
 typedef struct husk_puser {

@@ -8,6 +8,8 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -710,6 +712,57 @@ static void build_namespaces(struct json_object *linux_obj, const husk_spec_inpu
   json_object_object_add(linux_obj, "namespaces", nss);
 }
 
+/* ---- security: capabilities, seccomp, masked paths (like docker) ---------------------------- */
+
+/* The embedded default seccomp profile (runtime/seccomp_default.json, made
+ * into a C array at build time by runtime/CMakeLists.txt). */
+extern const char husk_seccomp_default_json[];
+
+/* Capability names by number (the kernel's numbering, up to CAP_CHECKPOINT_RESTORE). */
+static const char *const cap_by_number[] = {
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+};
+
 /* docker's default capability set */
 static const char *const default_caps[] = {
     "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
@@ -718,17 +771,240 @@ static const char *const default_caps[] = {
     "CAP_KILL",    "CAP_AUDIT_WRITE",
 };
 
-static struct json_object *caps_json(void)
+#define CAP_BIT(n) (UINT64_C(1) << (n))
+
+/* "All" capabilities: those known here that this process's bounding set
+ * still holds (no process can grant more; a runtime that is itself confined,
+ * e.g. without CAP_SYS_RESOURCE, would otherwise fail at capset). */
+static uint64_t all_caps_mask(void)
+{
+  uint64_t m = 0;
+  for (size_t i = 0; i < HUSK_ARRAY_SIZE(cap_by_number); i++)
+    if (prctl(PR_CAPBSET_READ, (unsigned long)i, 0, 0, 0) == 1)
+      m |= CAP_BIT(i);
+  return m;
+}
+
+/* --cap-add/--cap-drop NAME: "ALL", or a capability with or without CAP_, any case.
+ * *all is set for ALL (and *bit is then 0). */
+int husk_cap_flag_parse(const char *flag, const char *name, uint64_t *bit, bool *all, husk_err *err)
+{
+  *bit = 0;
+  *all = false;
+  if (strcasecmp(name, "ALL") == 0) {
+    *all = true;
+    return 0;
+  }
+  _cleanup_free_ char *full =
+      strncasecmp(name, "CAP_", 4) == 0 ? husk_xstrdup(name) : husk_xasprintf("CAP_%s", name);
+  int c = husk_cap_from_name(full);
+  if (c < 0 || (size_t)c >= HUSK_ARRAY_SIZE(cap_by_number))
+    return husk_errorf_plain(err, EINVAL, "%s %s: unknown capability", flag, name);
+  *bit = CAP_BIT(c);
+  return 0;
+}
+
+/* The container's capability set: docker's TweakCapabilities (--cap-add ALL:
+ * everything but the dropped ones; --cap-drop ALL: only the added ones;
+ * otherwise the defaults minus the dropped plus the added). */
+static int caps_mask(const husk_run_opts *o, uint64_t *out, husk_err *err)
+{
+  if (o->privileged) {
+    *out = all_caps_mask();
+    return 0;
+  }
+  uint64_t add = 0, drop = 0, bit;
+  bool add_all = false, drop_all = false, all;
+  for (char **c = o->cap_add; c && *c; c++) {
+    int r = husk_cap_flag_parse("--cap-add", *c, &bit, &all, err);
+    if (r < 0)
+      return r;
+    add |= bit;
+    add_all |= all;
+  }
+  for (char **c = o->cap_drop; c && *c; c++) {
+    int r = husk_cap_flag_parse("--cap-drop", *c, &bit, &all, err);
+    if (r < 0)
+      return r;
+    drop |= bit;
+    drop_all |= all;
+  }
+  uint64_t base = 0;
+  for (size_t i = 0; i < HUSK_ARRAY_SIZE(default_caps); i++)
+    base |= CAP_BIT(husk_cap_from_name(default_caps[i]));
+  if (add_all)
+    *out = all_caps_mask() & ~drop;
+  else if (drop_all)
+    *out = add;
+  else
+    *out = (base & ~drop) | add;
+  return 0;
+}
+
+/* bounding, effective and permitted (no inheritable or ambient, like docker:
+ * a non-root user's program therefore runs without effective capabilities) */
+static struct json_object *caps_json(uint64_t mask)
 {
   struct json_object *caps = json_object_new_object();
   static const char *const sets[] = {"bounding", "effective", "permitted"};
   for (size_t s = 0; s < HUSK_ARRAY_SIZE(sets); s++) {
     struct json_object *a = json_object_new_array();
-    for (size_t i = 0; i < HUSK_ARRAY_SIZE(default_caps); i++)
-      json_object_array_add(a, json_object_new_string(default_caps[i]));
+    for (size_t i = 0; i < HUSK_ARRAY_SIZE(cap_by_number); i++)
+      if (mask & CAP_BIT(i))
+        json_object_array_add(a, json_object_new_string(cap_by_number[i]));
     json_object_object_add(caps, sets[s], a);
   }
   return caps;
+}
+
+/* docker's capability-conditional parts of its default profile: the calls a
+ * capability makes allowed.  (keyctl, add_key and request_key stay blocked
+ * whatever the capabilities, as with docker.) */
+static const struct {
+  const char *cap;
+  const char *const *names;
+} seccomp_by_cap[] = {
+    {"CAP_SYS_ADMIN", (const char *const[]){"bpf",           "clone",           "clone3",
+                                            "fanotify_init", "fsconfig",        "fsmount",
+                                            "fsopen",        "fspick",          "lookup_dcookie",
+                                            "mount",         "mount_setattr",   "move_mount",
+                                            "open_tree",     "perf_event_open", "quotactl",
+                                            "quotactl_fd",   "setdomainname",   "sethostname",
+                                            "setns",         "syslog",          "umount",
+                                            "umount2",       "unshare",         NULL}},
+    {"CAP_SYS_BOOT", (const char *const[]){"reboot", NULL}},
+    {"CAP_SYS_MODULE", (const char *const[]){"delete_module", "init_module", "finit_module", NULL}},
+    {"CAP_SYS_PACCT", (const char *const[]){"acct", NULL}},
+    {"CAP_SYS_PTRACE",
+     (const char *const[]){"kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv",
+                           "process_vm_writev", "ptrace", NULL}},
+    {"CAP_SYS_RAWIO", (const char *const[]){"iopl", "ioperm", NULL}},
+    {"CAP_SYS_TIME",
+     (const char *const[]){"settimeofday", "stime", "clock_settime", "clock_settime64", NULL}},
+    {"CAP_SYS_TTY_CONFIG", (const char *const[]){"vhangup", NULL}},
+    {"CAP_SYS_NICE", (const char *const[]){"get_mempolicy", "mbind", "set_mempolicy",
+                                           "set_mempolicy_home_node", NULL}},
+    {"CAP_SYSLOG", (const char *const[]){"syslog", NULL}},
+    {"CAP_BPF", (const char *const[]){"bpf", NULL}},
+    {"CAP_PERFMON", (const char *const[]){"perf_event_open", NULL}},
+    {"CAP_DAC_READ_SEARCH", (const char *const[]){"open_by_handle_at", NULL}},
+};
+
+static bool strv_has(const char *const *v, const char *s)
+{
+  for (; v && *v; v++)
+    if (strcmp(*v, s) == 0)
+      return true;
+  return false;
+}
+
+/* Allow names unconditionally: take them out of every rule (a rule left
+ * without names goes) and add one SCMP_ACT_ALLOW rule. */
+static void seccomp_allow(struct json_object *profile, const char *const *names)
+{
+  struct json_object *rules = NULL;
+  if (!json_object_object_get_ex(profile, "syscalls", &rules) ||
+      !json_object_is_type(rules, json_type_array))
+    return;
+  struct json_object *kept = json_object_new_array();
+  for (size_t i = 0; i < json_object_array_length(rules); i++) {
+    struct json_object *rule = json_object_array_get_idx(rules, i), *rn = NULL;
+    if (!json_object_object_get_ex(rule, "names", &rn) ||
+        !json_object_is_type(rn, json_type_array)) {
+      json_object_array_add(kept, json_object_get(rule));
+      continue;
+    }
+    struct json_object *left = json_object_new_array();
+    for (size_t j = 0; j < json_object_array_length(rn); j++) {
+      struct json_object *n = json_object_array_get_idx(rn, j);
+      if (!strv_has(names, json_object_get_string(n)))
+        json_object_array_add(left, json_object_get(n));
+    }
+    if (json_object_array_length(left) > 0) {
+      json_object_object_add(rule, "names", left);
+      json_object_array_add(kept, json_object_get(rule));
+    } else {
+      json_object_put(left);
+    }
+  }
+  struct json_object *allow = json_object_new_object(), *an = json_object_new_array();
+  for (; *names; names++)
+    json_object_array_add(an, json_object_new_string(*names));
+  json_object_object_add(allow, "names", an);
+  json_object_object_add(allow, "action", json_object_new_string("SCMP_ACT_ALLOW"));
+  json_object_array_add(kept, allow);
+  json_object_object_add(profile, "syscalls", kept);
+}
+
+/* linux.seccomp: NULL for none (unconfined, or --privileged without a profile). */
+static int seccomp_json(const husk_run_opts *o, uint64_t caps, struct json_object **out,
+                        husk_err *err)
+{
+  *out = NULL;
+  const char *s = o->seccomp;
+  if ((s == NULL && o->privileged) || (s && strcmp(s, "unconfined") == 0))
+    return 0;
+  if (s) {
+    if (*s == '\0')
+      return husk_errorf_plain(err, EINVAL, "--security-opt seccomp=: give a file or unconfined");
+    _cleanup_free_ char *txt = NULL;
+    int r = husk_read_file_at(AT_FDCWD, s, &txt, NULL, err);
+    if (r < 0)
+      return husk_error_wrap(err, "--security-opt seccomp=%s", s);
+    enum json_tokener_error jerr = json_tokener_success;
+    *out = json_tokener_parse_verbose(txt, &jerr);
+    if (*out == NULL || !json_object_is_type(*out, json_type_object)) {
+      if (*out)
+        json_object_put(*out);
+      *out = NULL;
+      return husk_errorf_plain(err, EINVAL, "--security-opt seccomp=%s: not a JSON object%s%s", s,
+                               jerr != json_tokener_success ? ": " : "",
+                               jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "");
+    }
+    return 0; /* a profile of the user's own is used as it is */
+  }
+  *out = json_tokener_parse(husk_seccomp_default_json);
+  if (*out == NULL)
+    return husk_errorf_plain(err, EINVAL, "the embedded default seccomp profile does not parse");
+  for (size_t i = 0; i < HUSK_ARRAY_SIZE(seccomp_by_cap); i++)
+    if (caps & CAP_BIT(husk_cap_from_name(seccomp_by_cap[i].cap)))
+      seccomp_allow(*out, seccomp_by_cap[i].names);
+  return 0;
+}
+
+/* --privileged: no masked or readonly paths, /sys and /sys/fs/cgroup
+ * writable, every device allowed by the device cgroup (the host's device
+ * nodes are not created in /dev). */
+static void privileged_json(struct json_object *root, struct json_object *lx)
+{
+  json_object_object_del(lx, "maskedPaths");
+  json_object_object_del(lx, "readonlyPaths");
+  struct json_object *res = get_obj(lx, "resources");
+  struct json_object *devs = json_object_new_array(), *all = json_object_new_object();
+  json_object_object_add(all, "allow", json_object_new_boolean(1));
+  json_object_object_add(all, "access", json_object_new_string("rwm"));
+  json_object_array_add(devs, all);
+  json_object_object_add(res, "devices", devs);
+  struct json_object *mounts = NULL;
+  if (!json_object_object_get_ex(root, "mounts", &mounts))
+    return;
+  for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+    struct json_object *m = json_object_array_get_idx(mounts, i), *d = NULL, *opts = NULL;
+    if (!json_object_object_get_ex(m, "destination", &d) ||
+        !json_object_object_get_ex(m, "options", &opts) ||
+        !json_object_is_type(opts, json_type_array))
+      continue;
+    const char *dst = json_object_get_string(d);
+    if (strcmp(dst, "/sys") != 0 && strcmp(dst, "/sys/fs/cgroup") != 0)
+      continue;
+    struct json_object *left = json_object_new_array();
+    for (size_t j = 0; j < json_object_array_length(opts); j++) {
+      struct json_object *op = json_object_array_get_idx(opts, j);
+      if (strcmp(json_object_get_string(op), "ro") != 0)
+        json_object_array_add(left, json_object_get(op));
+    }
+    json_object_object_add(m, "options", left);
+  }
 }
 
 static void jput(struct json_object **o)
@@ -769,10 +1045,19 @@ int husk_pspec_build(const husk_spec_input *in, struct json_object **out, husk_e
   if (cwd[0] != '/')
     return husk_errorf_plain(err, EINVAL, "working directory %s must be an absolute path", cwd);
 
+  /* capabilities and the seccomp profile (flag errors before anything else) */
+  uint64_t caps = 0;
+  int r = caps_mask(o, &caps, err);
+  if (r < 0)
+    return r;
+  __attribute__((cleanup(jput))) struct json_object *seccomp = NULL;
+  if ((r = seccomp_json(o, caps, &seccomp, err)) < 0)
+    return r;
+
   /* the user */
   const char *user = o->user ? o->user : (img && img->user && *img->user ? img->user : NULL);
   husk_puser pu;
-  int r = husk_user_resolve(in->rootfd, user, &pu, err);
+  r = husk_user_resolve(in->rootfd, user, &pu, err);
   if (r < 0)
     return r;
 
@@ -814,9 +1099,9 @@ int husk_pspec_build(const husk_spec_input *in, struct json_object **out, husk_e
   json_object_object_add(proc, "args", jstrv(args));
   json_object_object_add(proc, "env", jstrv(env));
   json_object_object_add(proc, "cwd", json_object_new_string(cwd));
-  json_object_object_add(proc, "capabilities", caps_json());
+  json_object_object_add(proc, "capabilities", caps_json(caps));
   json_object_object_del(proc, "rlimits");
-  json_object_object_add(proc, "noNewPrivileges", json_object_new_boolean(0));
+  json_object_object_add(proc, "noNewPrivileges", json_object_new_boolean(o->no_new_privileges));
 
   struct json_object *jroot = get_obj(root, "root");
   json_object_object_add(jroot, "path", json_object_new_string(in->rootfs ? in->rootfs : "rootfs"));
@@ -829,6 +1114,10 @@ int husk_pspec_build(const husk_spec_input *in, struct json_object **out, husk_e
   struct json_object *lx = get_obj(root, "linux");
   build_resources(lx, o);
   build_namespaces(lx, in);
+  if (seccomp)
+    json_object_object_add(lx, "seccomp", husk_steal_ptr(seccomp));
+  if (o->privileged)
+    privileged_json(root, lx);
 
   struct json_object *ann = get_obj(root, "annotations");
   if (in->name)
