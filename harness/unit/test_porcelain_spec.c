@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -770,6 +771,225 @@ static void test_spec_bad_inputs(void **state)
   assert_null(out);
 }
 
+/* ---- security flags --------------------------------------------------------------------- */
+
+/* The action of the argument-less rule naming syscall (NULL: no such rule). */
+static const char *seccomp_action(struct json_object *doc, const char *syscall)
+{
+  struct json_object *rules = NULL;
+  if (json_pointer_get(doc, "/linux/seccomp/syscalls", &rules) < 0)
+    return NULL;
+  for (size_t i = 0; i < json_object_array_length(rules); i++) {
+    struct json_object *r = json_object_array_get_idx(rules, i), *names, *act, *args;
+    if (json_object_object_get_ex(r, "args", &args) && json_object_array_length(args) > 0)
+      continue;
+    assert_true(json_object_object_get_ex(r, "names", &names));
+    assert_true(json_object_object_get_ex(r, "action", &act));
+    for (size_t j = 0; j < json_object_array_length(names); j++)
+      if (strcmp(json_object_get_string(json_object_array_get_idx(names, j)), syscall) == 0)
+        return json_object_get_string(act);
+  }
+  return NULL;
+}
+
+static bool seccomp_allows(struct json_object *doc, const char *syscall)
+{
+  const char *a = seccomp_action(doc, syscall);
+  return a && strcmp(a, "SCMP_ACT_ALLOW") == 0;
+}
+
+#define DOCKER_CAPS                                                                                \
+  "[\"CAP_CHOWN\",\"CAP_DAC_OVERRIDE\",\"CAP_FOWNER\",\"CAP_FSETID\",\"CAP_KILL\","                \
+  "\"CAP_SETGID\",\"CAP_SETUID\",\"CAP_SETPCAP\",\"CAP_NET_BIND_SERVICE\",\"CAP_NET_RAW\","        \
+  "\"CAP_SYS_CHROOT\",\"CAP_MKNOD\",\"CAP_AUDIT_WRITE\",\"CAP_SETFCAP\"]"
+
+static void test_spec_security_defaults(void **state)
+{
+  fixture *f = *state;
+  struct json_object *doc = build_ok(f, NULL);
+  assert_json(doc, "/process/capabilities/bounding", DOCKER_CAPS);
+  assert_json(doc, "/process/capabilities/effective", DOCKER_CAPS);
+  assert_json(doc, "/process/capabilities/permitted", DOCKER_CAPS);
+  assert_json(doc, "/process/capabilities/inheritable", NULL);
+  assert_json(doc, "/process/capabilities/ambient", NULL);
+  assert_json(doc, "/process/noNewPrivileges", "false");
+  /* docker's default profile: ENOSYS for what it does not know, the dangerous
+   * calls refused, the ordinary ones allowed */
+  assert_json(doc, "/linux/seccomp/defaultAction", "\"SCMP_ACT_ERRNO\"");
+  static const char *const blocked[] = {
+      "unshare",     "setns",          "mount",         "umount2",    "pivot_root",
+      "keyctl",      "add_key",        "request_key",   "kexec_load", "kexec_file_load",
+      "init_module", "finit_module",   "delete_module", "bpf",        "ptrace",
+      "reboot",      "swapon",         "clone3",        "open_tree",  "fsopen",
+      "move_mount",  "perf_event_open"};
+  for (size_t i = 0; i < HUSK_ARRAY_SIZE(blocked); i++)
+    if (seccomp_allows(doc, blocked[i]))
+      fail_msg("the default profile allows %s", blocked[i]);
+  static const char *const allowed[] = {
+      "read",   "write",  "openat",    "execve",    "fork",  "wait4",   "mknod",     "chown",
+      "chroot", "capset", "setresuid", "setgroups", "prctl", "seccomp", "exit_group"};
+  for (size_t i = 0; i < HUSK_ARRAY_SIZE(allowed); i++)
+    if (!seccomp_allows(doc, allowed[i]))
+      fail_msg("the default profile blocks %s", allowed[i]);
+  /* clone only without namespace flags (a masked rule, not an unconditional one) */
+  assert_null(seccomp_action(doc, "clone"));
+  assert_non_null(strstr(jget(doc, "/linux/seccomp"), "\"names\":[\"clone\"]"));
+  /* the masked and read-only /proc paths of the default spec stay */
+  assert_non_null(strstr(jget(doc, "/linux/maskedPaths"), "\"/proc/kcore\""));
+  assert_non_null(strstr(jget(doc, "/linux/maskedPaths"), "\"/proc/keys\""));
+  assert_non_null(strstr(jget(doc, "/linux/readonlyPaths"), "\"/proc/sys\""));
+  assert_non_null(strstr(jget(doc, "/linux/readonlyPaths"), "\"/proc/sysrq-trigger\""));
+  assert_json(doc, "/linux/resources/devices", "[{\"allow\":false,\"access\":\"rwm\"}]");
+  json_object_put(doc);
+}
+
+static void test_spec_cap_add_drop(void **state)
+{
+  fixture *f = *state;
+  char *add[] = {"sys_admin", "CAP_net_admin", "Sys_Ptrace", NULL};
+  char *drop[] = {"chown", "CAP_KILL", "cap_net_raw", NULL};
+  f->o.cap_add = add;
+  f->o.cap_drop = drop;
+  struct json_object *doc = build_ok(f, NULL);
+  const char *want = "[\"CAP_DAC_OVERRIDE\",\"CAP_FOWNER\",\"CAP_FSETID\",\"CAP_SETGID\","
+                     "\"CAP_SETUID\",\"CAP_SETPCAP\",\"CAP_NET_BIND_SERVICE\",\"CAP_NET_ADMIN\","
+                     "\"CAP_SYS_CHROOT\",\"CAP_SYS_PTRACE\",\"CAP_SYS_ADMIN\",\"CAP_MKNOD\","
+                     "\"CAP_AUDIT_WRITE\",\"CAP_SETFCAP\"]";
+  assert_json(doc, "/process/capabilities/bounding", want);
+  assert_json(doc, "/process/capabilities/effective", want);
+  /* docker's capability-conditional rules: SYS_ADMIN allows mounts and
+   * namespaces, SYS_PTRACE ptrace; keyctl and modules stay blocked */
+  assert_true(seccomp_allows(doc, "unshare"));
+  assert_true(seccomp_allows(doc, "setns"));
+  assert_true(seccomp_allows(doc, "mount"));
+  assert_true(seccomp_allows(doc, "clone"));
+  assert_true(seccomp_allows(doc, "ptrace"));
+  assert_false(seccomp_allows(doc, "keyctl"));
+  assert_false(seccomp_allows(doc, "init_module"));
+  assert_false(seccomp_allows(doc, "reboot"));
+  /* setns left the SCMP_ACT_ERRNO rule it was in */
+  assert_string_equal(seccomp_action(doc, "setns"), "SCMP_ACT_ALLOW");
+  json_object_put(doc);
+
+  /* --cap-drop ALL: only the added ones */
+  char *add1[] = {"chown", NULL};
+  char *drop_all[] = {"all", NULL};
+  f->o.cap_add = add1;
+  f->o.cap_drop = drop_all;
+  doc = build_ok(f, NULL);
+  assert_json(doc, "/process/capabilities/effective", "[\"CAP_CHOWN\"]");
+  json_object_put(doc);
+  f->o.cap_add = NULL;
+  doc = build_ok(f, NULL);
+  assert_json(doc, "/process/capabilities/bounding", "[]");
+  json_object_put(doc);
+
+  /* --cap-add ALL --cap-drop MKNOD: every capability we hold but MKNOD */
+  char *add_all[] = {"ALL", NULL};
+  char *drop1[] = {"mknod", NULL};
+  f->o.cap_add = add_all;
+  f->o.cap_drop = drop1;
+  doc = build_ok(f, NULL);
+  const char *bnd = jget(doc, "/process/capabilities/bounding");
+  assert_null(strstr(bnd, "CAP_MKNOD"));
+  assert_non_null(strstr(bnd, "CAP_SYS_ADMIN"));
+  assert_non_null(strstr(bnd, "CAP_CHOWN"));
+  json_object_put(doc);
+
+  /* unknown names are an error that names the flag */
+  char *bad[] = {"CAP_FLY", NULL};
+  f->o.cap_add = bad;
+  f->o.cap_drop = NULL;
+  husk_spec_input in = {.opts = &f->o, .image = &f->img, .id = TEST_ID, .rootfd = f->rootfd};
+  struct json_object *out = NULL;
+  husk_err err = {0};
+  assert_true(husk_pspec_build(&in, &out, &err) < 0);
+  assert_string_equal(err.msg, "--cap-add CAP_FLY: unknown capability");
+  assert_null(out);
+  uint64_t bit;
+  bool all;
+  assert_int_equal(husk_cap_flag_parse("--cap-drop", "net_admin", &bit, &all, &err), 0);
+  assert_int_equal(bit, UINT64_C(1) << 12);
+  assert_false(all);
+  assert_int_equal(husk_cap_flag_parse("--cap-drop", "All", &bit, &all, &err), 0);
+  assert_true(all);
+  assert_true(husk_cap_flag_parse("--cap-drop", "", &bit, &all, &err) < 0);
+}
+
+static void test_spec_privileged(void **state)
+{
+  fixture *f = *state;
+  char *drop[] = {"ALL", NULL};
+  f->o.privileged = true;
+  f->o.cap_drop = drop; /* ignored with --privileged, like docker */
+  struct json_object *doc = build_ok(f, NULL);
+  assert_json(doc, "/linux/seccomp", NULL);
+  assert_json(doc, "/linux/maskedPaths", NULL);
+  assert_json(doc, "/linux/readonlyPaths", NULL);
+  assert_json(doc, "/linux/resources/devices", "[{\"allow\":true,\"access\":\"rwm\"}]");
+  /* every capability of our bounding set */
+  struct json_object *bnd = NULL;
+  assert_int_equal(json_pointer_get(doc, "/process/capabilities/bounding", &bnd), 0);
+  size_t held = 0;
+  for (int c = 0; c < 64; c++)
+    if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+      held++;
+  assert_int_equal(json_object_array_length(bnd), held);
+  assert_non_null(strstr(jget(doc, "/process/capabilities/effective"), "CAP_SYS_ADMIN"));
+  /* /sys and the cgroup mount writable */
+  const char *mounts = jget(doc, "/mounts");
+  assert_non_null(strstr(mounts, "\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\","
+                                 "\"options\":[\"nosuid\",\"noexec\",\"nodev\"]"));
+  assert_null(strstr(mounts, "\"ro\""));
+  json_object_put(doc);
+  /* an explicit profile still applies */
+  f->o.seccomp = "unconfined";
+  doc = build_ok(f, NULL);
+  assert_json(doc, "/linux/seccomp", NULL);
+  json_object_put(doc);
+}
+
+static void test_spec_security_opts(void **state)
+{
+  fixture *f = *state;
+  f->o.no_new_privileges = true;
+  f->o.seccomp = "unconfined";
+  struct json_object *doc = build_ok(f, NULL);
+  assert_json(doc, "/process/noNewPrivileges", "true");
+  assert_json(doc, "/linux/seccomp", NULL);
+  /* unconfined leaves the capabilities alone */
+  assert_json(doc, "/process/capabilities/effective", DOCKER_CAPS);
+  json_object_put(doc);
+
+  _cleanup_free_ char *dir = tmpdir_make();
+  write_file(dir, "p.json",
+             "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\","
+             "\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1}]}");
+  _cleanup_free_ char *file = husk_xasprintf("%s/p.json", dir);
+  f->o.seccomp = file;
+  doc = build_ok(f, NULL);
+  /* a profile of the user's own is used as it is */
+  assert_json(doc, "/linux/seccomp",
+              "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\","
+              "\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1}]}");
+  json_object_put(doc);
+
+  husk_spec_input in = {.opts = &f->o, .image = &f->img, .id = TEST_ID, .rootfd = f->rootfd};
+  struct json_object *out = NULL;
+  husk_err err = {0};
+  write_file(dir, "bad.json", "{\"defaultAction\": ");
+  _cleanup_free_ char *bad = husk_xasprintf("%s/bad.json", dir);
+  f->o.seccomp = bad;
+  assert_true(husk_pspec_build(&in, &out, &err) < 0);
+  assert_non_null(strstr(err.msg, "not a JSON object"));
+  _cleanup_free_ char *missing = husk_xasprintf("%s/missing.json", dir);
+  f->o.seccomp = missing;
+  assert_true(husk_pspec_build(&in, &out, &err) < 0);
+  assert_non_null(strstr(err.msg, "--security-opt seccomp="));
+  assert_int_equal(err.code, ENOENT);
+  assert_null(out);
+}
+
 #define FX(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
 
 int main(void)
@@ -795,6 +1015,10 @@ int main(void)
       FX(test_spec_mounts),
       FX(test_spec_network_files_are_bind_mounted),
       FX(test_spec_bad_inputs),
+      FX(test_spec_security_defaults),
+      FX(test_spec_cap_add_drop),
+      FX(test_spec_privileged),
+      FX(test_spec_security_opts),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
