@@ -920,8 +920,7 @@ uint32_t husk_resources_controllers(const husk_resources *r)
   return m;
 }
 
-/* The spec field a controller's limits come from, for errors. */
-static const char *ctrl_field(int c)
+const char *husk_cg_ctrl_field(int c)
 {
   switch (c) {
   case HUSK_CG_MEMORY:
@@ -944,9 +943,107 @@ static const char *ctrl_field(int c)
     return "linux.resources.rdma";
   case HUSK_CG_DEVICES:
     return "linux.resources.devices";
+  case HUSK_CG_MISC: /* v2 only, and only through linux.resources.unified */
+    return "linux.resources.unified";
   default:
     return "linux.resources";
   }
+}
+
+const char *const husk_cg_throttle_fields[HUSK_THROTTLE_N] = {
+    "linux.resources.blockIO.throttleReadBpsDevice",
+    "linux.resources.blockIO.throttleWriteBpsDevice",
+    "linux.resources.blockIO.throttleReadIOPSDevice",
+    "linux.resources.blockIO.throttleWriteIOPSDevice"};
+
+/* ------------------------------------------------------------------ */
+/* writing limits and reading stats: helpers of both backends */
+
+int husk_cg_wr(const husk_cg_dir *d, const char *field, const char *file, const char *val,
+               husk_err *err)
+{
+  int r = husk_cg_write(d, file, val, err);
+  if (r == -ENOENT)
+    return husk_errorf_plain(err, ENOTSUP, "%s: not supported on this host (no %s in %s/%s)", field,
+                             file, G.root, d->label);
+  if (r < 0)
+    return husk_error_wrap(err, "%s", field);
+  return 0;
+}
+
+int husk_cg_set_rdma(const husk_cg_dir *d, const husk_resources *r, husk_err *err)
+{
+  for (size_t i = 0; i < r->n_rdma; i++) {
+    const husk_rdma_limit *l = &r->rdma[i];
+    char buf[256], h[24] = "max", o[24] = "max";
+    if (l->has_handles)
+      snprintf(h, sizeof(h), "%u", l->handles);
+    if (l->has_objects)
+      snprintf(o, sizeof(o), "%u", l->objects);
+    snprintf(buf, sizeof(buf), "%s hca_handle=%s hca_object=%s", l->device, h, o);
+    int ret = husk_cg_wr(d, "linux.resources.rdma", "rdma.max", buf, err);
+    if (ret < 0)
+      return ret;
+  }
+  return 0;
+}
+
+void husk_cg_put_u64(json_object *o, const char *k, uint64_t v)
+{
+  json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+void husk_cg_put_file(json_object *o, const char *k, const husk_cg_dir *d, const char *file)
+{
+  uint64_t v;
+  if (d && husk_cg_read_u64(d, file, &v) == 0)
+    husk_cg_put_u64(o, k, v);
+}
+
+json_object *husk_cg_keyed_object(const husk_cg_dir *d, const char *file)
+{
+  _cleanup_free_ char *s = NULL;
+  if (husk_cg_read(d, file, &s, NULL) < 0)
+    return NULL;
+  json_object *o = json_object_new_object();
+  char *save = NULL;
+  for (char *l = strtok_r(s, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    char *sp = strchr(l, ' ');
+    uint64_t v;
+    if (sp == NULL)
+      continue;
+    *sp = '\0';
+    if (husk_parse_u64(sp + 1, &v) == 0)
+      husk_cg_put_u64(o, l, v);
+  }
+  return o;
+}
+
+uint64_t husk_cg_keyed_get(json_object *o, const char *k)
+{
+  json_object *v;
+  return o && json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : 0;
+}
+
+void husk_cg_blkio_entry(json_object *arr, unsigned major, unsigned minor, const char *op,
+                         uint64_t v)
+{
+  json_object *e = json_object_new_object();
+  husk_cg_put_u64(e, "major", major);
+  husk_cg_put_u64(e, "minor", minor);
+  json_object_object_add(e, "op", json_object_new_string(op));
+  husk_cg_put_u64(e, "value", v);
+  json_object_array_add(arr, e);
+}
+
+json_object *husk_cg_pids_stats(const husk_cg_dir *d)
+{
+  json_object *pids = json_object_new_object();
+  husk_cg_put_file(pids, "current", d, "pids.current");
+  uint64_t lim;
+  if (husk_cg_read_u64(d, "pids.max", &lim) == 0)
+    husk_cg_put_u64(pids, "limit", lim == UINT64_MAX ? 0 : lim); /* 0: unlimited, as runc */
+  return pids;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1470,7 +1567,8 @@ static int check_v1_controllers(husk_cgroup *cg, uint32_t need, husk_err *err)
     return husk_errorf_plain(err, ENODEV,
                              "%s: the %s cgroup controller is not available on this host "
                              "(no %s/%s hierarchy)",
-                             ctrl_field(c), husk_cg_ctrl_names[c], G.root, husk_cg_ctrl_names[c]);
+                             husk_cg_ctrl_field(c), husk_cg_ctrl_names[c], G.root,
+                             husk_cg_ctrl_names[c]);
   }
   return 0;
 }

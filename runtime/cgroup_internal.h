@@ -188,6 +188,35 @@ bool husk_cg_has_file(const husk_cg_dir *d, const char *file);
 int husk_cg_check_list(const char *field, const char *what, const char *list, const char *online,
                        husk_err *err);
 
+/* The spec field a controller's limits come from, for errors
+ * ("linux.resources.memory"; controllers only reachable through unified keys:
+ * "linux.resources.unified"). */
+const char *husk_cg_ctrl_field(int c);
+/* linux.resources.blockIO.throttle*Device, by enum husk_throttle_kind. */
+extern const char *const husk_cg_throttle_fields[HUSK_THROTTLE_N];
+
+/* Write one limit of the spec field `field`: a missing file becomes ENOTSUP
+ * ("FIELD: not supported on this host (no FILE in ROOT/LABEL)"), any other
+ * error is prefixed with the field. */
+int husk_cg_wr(const husk_cg_dir *d, const char *field, const char *file, const char *val,
+               husk_err *err);
+/* linux.resources.rdma into d's rdma.max (the same file in v1 and v2). */
+int husk_cg_set_rdma(const husk_cg_dir *d, const husk_resources *r, husk_err *err);
+
+/* ---- stats helpers shared by the backends (cgroup.c) ---- */
+void husk_cg_put_u64(struct json_object *o, const char *k, uint64_t v);
+/* o[k] = the number in d/file, when d is not NULL and the file reads. */
+void husk_cg_put_file(struct json_object *o, const char *k, const husk_cg_dir *d, const char *file);
+/* A "key value" file as an object of numbers; NULL when unreadable. */
+struct json_object *husk_cg_keyed_object(const husk_cg_dir *d, const char *file);
+/* o[k] as a number, 0 when o is NULL or has no k. */
+uint64_t husk_cg_keyed_get(struct json_object *o, const char *k);
+/* Append {"major","minor","op","value"} (runc's blkio entry) to arr. */
+void husk_cg_blkio_entry(struct json_object *arr, unsigned major, unsigned minor, const char *op,
+                         uint64_t v);
+/* {"current","limit"} from pids.current and pids.max (limit 0: unlimited, as runc). */
+struct json_object *husk_cg_pids_stats(const husk_cg_dir *d);
+
 /* ---- v1 backend (cgroup_v1.c) ---- */
 int husk_cg_v1_apply(husk_cgroup *cg, const husk_resources *r, bool update, husk_err *err);
 int husk_cg_v1_freeze(husk_cgroup *cg, bool frozen, husk_err *err);

@@ -25,25 +25,12 @@ static int missing(const char *field, int ctrl, husk_err *err)
                            husk_cg_ctrl_names[ctrl]);
 }
 
-/* Write one value; a missing file becomes "not supported" naming the field. */
-static int wr(const husk_cg_dir *d, const char *field, const char *file, const char *val,
-              husk_err *err)
-{
-  int r = husk_cg_write(d, file, val, err);
-  if (r == -ENOENT)
-    return husk_errorf_plain(err, ENOTSUP, "%s: not supported on this host (no %s in %s/%s)", field,
-                             file, husk_cg_root(), d->label);
-  if (r < 0)
-    return husk_error_wrap(err, "%s", field);
-  return 0;
-}
-
 static int wr_i64(const husk_cg_dir *d, const char *field, const char *file, int64_t v,
                   husk_err *err)
 {
   char buf[32];
   snprintf(buf, sizeof(buf), "%" PRId64, v);
-  return wr(d, field, file, buf, err);
+  return husk_cg_wr(d, field, file, buf, err);
 }
 
 static int wr_u64(const husk_cg_dir *d, const char *field, const char *file, uint64_t v,
@@ -51,7 +38,7 @@ static int wr_u64(const husk_cg_dir *d, const char *field, const char *file, uin
 {
   char buf[32];
   snprintf(buf, sizeof(buf), "%" PRIu64, v);
-  return wr(d, field, file, buf, err);
+  return husk_cg_wr(d, field, file, buf, err);
 }
 
 static int set_memory(husk_cgroup *cg, const husk_resources *r, bool update, husk_err *err)
@@ -116,12 +103,12 @@ static int set_memory(husk_cgroup *cg, const husk_resources *r, bool update, hus
                                          "memory.swappiness", r->swappiness, err)) < 0)
     return ret;
   if (r->has_disable_oom && (r->disable_oom || update) &&
-      (ret = wr(d, "linux.resources.memory.disableOOMKiller", "memory.oom_control",
-                r->disable_oom ? "1" : "0", err)) < 0)
+      (ret = husk_cg_wr(d, "linux.resources.memory.disableOOMKiller", "memory.oom_control",
+                        r->disable_oom ? "1" : "0", err)) < 0)
     return ret;
   if (r->has_use_hierarchy &&
-      (ret = wr(d, "linux.resources.memory.useHierarchy", "memory.use_hierarchy",
-                r->use_hierarchy ? "1" : "0", err)) < 0)
+      (ret = husk_cg_wr(d, "linux.resources.memory.useHierarchy", "memory.use_hierarchy",
+                        r->use_hierarchy ? "1" : "0", err)) < 0)
     return ret;
   return 0;
 }
@@ -134,9 +121,11 @@ static int set_cpu(husk_cgroup *cg, const husk_resources *r, husk_err *err)
     if (cs == NULL)
       return missing(r->cpus ? "linux.resources.cpu.cpus" : "linux.resources.cpu.mems",
                      HUSK_CG_CPUSET, err);
-    if (r->cpus && (ret = wr(cs, "linux.resources.cpu.cpus", "cpuset.cpus", r->cpus, err)) < 0)
+    if (r->cpus &&
+        (ret = husk_cg_wr(cs, "linux.resources.cpu.cpus", "cpuset.cpus", r->cpus, err)) < 0)
       return ret;
-    if (r->mems && (ret = wr(cs, "linux.resources.cpu.mems", "cpuset.mems", r->mems, err)) < 0)
+    if (r->mems &&
+        (ret = husk_cg_wr(cs, "linux.resources.cpu.mems", "cpuset.mems", r->mems, err)) < 0)
       return ret;
   }
   bool any = (r->has_cpu_shares && r->cpu_shares) || (r->has_cpu_period && r->cpu_period) ||
@@ -184,18 +173,13 @@ static int set_pids(husk_cgroup *cg, const husk_resources *r, husk_err *err)
   if (d == NULL)
     return missing("linux.resources.pids", HUSK_CG_PIDS, err);
   if (r->pids_limit < 0)
-    return wr(d, "linux.resources.pids.limit", "pids.max", "max", err);
+    return husk_cg_wr(d, "linux.resources.pids.limit", "pids.max", "max", err);
   return wr_i64(d, "linux.resources.pids.limit", "pids.max", r->pids_limit, err);
 }
 
 static const char *const throttle_files[HUSK_THROTTLE_N] = {
     "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
     "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
-static const char *const throttle_fields[HUSK_THROTTLE_N] = {
-    "linux.resources.blockIO.throttleReadBpsDevice",
-    "linux.resources.blockIO.throttleWriteBpsDevice",
-    "linux.resources.blockIO.throttleReadIOPSDevice",
-    "linux.resources.blockIO.throttleWriteIOPSDevice"};
 
 static int set_blkio(husk_cgroup *cg, const husk_resources *r, husk_err *err)
 {
@@ -227,13 +211,13 @@ static int set_blkio(husk_cgroup *cg, const husk_resources *r, husk_err *err)
     char buf[64];
     if (w->has_weight && w->weight) {
       snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %u", w->major, w->minor, w->weight);
-      if ((ret = wr(d, "linux.resources.blockIO.weightDevice", wdfile, buf, err)) < 0)
+      if ((ret = husk_cg_wr(d, "linux.resources.blockIO.weightDevice", wdfile, buf, err)) < 0)
         return ret;
     }
     if (w->has_leaf_weight && w->leaf_weight) {
       snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %u", w->major, w->minor, w->leaf_weight);
-      if ((ret = wr(d, "linux.resources.blockIO.weightDevice", "blkio.leaf_weight_device", buf,
-                    err)) < 0)
+      if ((ret = husk_cg_wr(d, "linux.resources.blockIO.weightDevice", "blkio.leaf_weight_device",
+                            buf, err)) < 0)
         return ret;
     }
   }
@@ -242,7 +226,7 @@ static int set_blkio(husk_cgroup *cg, const husk_resources *r, husk_err *err)
       const husk_throttle_dev *t = &r->throttle[k][i];
       char buf[64];
       snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %" PRIu64, t->major, t->minor, t->rate);
-      if ((ret = wr(d, throttle_fields[k], throttle_files[k], buf, err)) < 0)
+      if ((ret = husk_cg_wr(d, husk_cg_throttle_fields[k], throttle_files[k], buf, err)) < 0)
         return ret;
     }
   }
@@ -290,26 +274,10 @@ static int set_net(husk_cgroup *cg, const husk_resources *r, husk_err *err)
     for (size_t i = 0; i < r->n_net_prios; i++) {
       char buf[128];
       snprintf(buf, sizeof(buf), "%s %u", r->net_prios[i].name, r->net_prios[i].priority);
-      if ((ret = wr(d, "linux.resources.network.priorities", "net_prio.ifpriomap", buf, err)) < 0)
+      if ((ret = husk_cg_wr(d, "linux.resources.network.priorities", "net_prio.ifpriomap", buf,
+                            err)) < 0)
         return ret;
     }
-  }
-  return 0;
-}
-
-static int set_rdma(const husk_cg_dir *d, const husk_resources *r, husk_err *err)
-{
-  for (size_t i = 0; i < r->n_rdma; i++) {
-    const husk_rdma_limit *l = &r->rdma[i];
-    char buf[256], h[24] = "max", o[24] = "max";
-    if (l->has_handles)
-      snprintf(h, sizeof(h), "%u", l->handles);
-    if (l->has_objects)
-      snprintf(o, sizeof(o), "%u", l->objects);
-    snprintf(buf, sizeof(buf), "%s hca_handle=%s hca_object=%s", l->device, h, o);
-    int ret = wr(d, "linux.resources.rdma", "rdma.max", buf, err);
-    if (ret < 0)
-      return ret;
   }
   return 0;
 }
@@ -384,7 +352,7 @@ int husk_cg_v1_apply(husk_cgroup *cg, const husk_resources *r, bool update, husk
     husk_cg_dir *d = dir_for(cg, HUSK_CG_RDMA);
     if (d == NULL)
       return missing("linux.resources.rdma", HUSK_CG_RDMA, err);
-    if ((ret = set_rdma(d, r, err)) < 0)
+    if ((ret = husk_cg_set_rdma(d, r, err)) < 0)
       return ret;
   }
   if ((ret = set_devices(cg, r, err)) < 0 || (ret = set_unified(cg, r, err)) < 0)
@@ -449,55 +417,18 @@ int husk_cg_v1_is_frozen(husk_cgroup *cg, bool *frozen)
 
 /* ---- stats (the shape of runc's events --stats) ---- */
 
-static void put_u64(json_object *o, const char *k, uint64_t v)
-{
-  json_object_object_add(o, k, json_object_new_uint64(v));
-}
-
-static void put_file(json_object *o, const char *k, const husk_cg_dir *d, const char *file)
-{
-  uint64_t v;
-  if (d && husk_cg_read_u64(d, file, &v) == 0)
-    put_u64(o, k, v);
-}
-
-static json_object *keyed_object(const husk_cg_dir *d, const char *file)
-{
-  _cleanup_free_ char *s = NULL;
-  if (husk_cg_read(d, file, &s, NULL) < 0)
-    return NULL;
-  json_object *o = json_object_new_object();
-  char *save = NULL;
-  for (char *l = strtok_r(s, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-    char *sp = strchr(l, ' ');
-    uint64_t v;
-    if (sp == NULL)
-      continue;
-    *sp = '\0';
-    if (husk_parse_u64(sp + 1, &v) == 0)
-      put_u64(o, l, v);
-  }
-  return o;
-}
-
-static uint64_t keyed_get(json_object *o, const char *k)
-{
-  json_object *v;
-  return o && json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : 0;
-}
-
 static json_object *mem_entry(const husk_cg_dir *d, const char *prefix)
 {
   json_object *e = json_object_new_object();
   char f[96];
   snprintf(f, sizeof(f), "%s.usage_in_bytes", prefix);
-  put_file(e, "usage", d, f);
+  husk_cg_put_file(e, "usage", d, f);
   snprintf(f, sizeof(f), "%s.max_usage_in_bytes", prefix);
-  put_file(e, "max", d, f);
+  husk_cg_put_file(e, "max", d, f);
   snprintf(f, sizeof(f), "%s.limit_in_bytes", prefix);
-  put_file(e, "limit", d, f);
+  husk_cg_put_file(e, "limit", d, f);
   snprintf(f, sizeof(f), "%s.failcnt", prefix);
-  put_file(e, "failcnt", d, f);
+  husk_cg_put_file(e, "failcnt", d, f);
   return e;
 }
 
@@ -509,7 +440,7 @@ int husk_cg_v1_stats(husk_cgroup *cg, json_object *data, husk_err *err)
   json_object *usage = json_object_new_object();
   husk_cg_dir *acct = dir_for(cg, HUSK_CG_CPUACCT);
   if (acct) {
-    put_file(usage, "total", acct, "cpuacct.usage");
+    husk_cg_put_file(usage, "total", acct, "cpuacct.usage");
     _cleanup_free_ char *percpu = NULL;
     if (husk_cg_read(acct, "cpuacct.usage_percpu", &percpu, NULL) == 0) {
       json_object *arr = json_object_new_array();
@@ -521,23 +452,23 @@ int husk_cg_v1_stats(husk_cgroup *cg, json_object *data, husk_err *err)
       }
       json_object_object_add(usage, "percpu", arr);
     }
-    json_object *st = keyed_object(acct, "cpuacct.stat");
+    json_object *st = husk_cg_keyed_object(acct, "cpuacct.stat");
     if (st) {
       long hz = sysconf(_SC_CLK_TCK);
       uint64_t ns_per_tick = hz > 0 ? 1000000000ull / (uint64_t)hz : 10000000ull;
-      put_u64(usage, "kernel", keyed_get(st, "system") * ns_per_tick);
-      put_u64(usage, "user", keyed_get(st, "user") * ns_per_tick);
+      husk_cg_put_u64(usage, "kernel", husk_cg_keyed_get(st, "system") * ns_per_tick);
+      husk_cg_put_u64(usage, "user", husk_cg_keyed_get(st, "user") * ns_per_tick);
       json_object_put(st);
     }
   }
   json_object_object_add(cpu, "usage", usage);
   husk_cg_dir *cd = dir_for(cg, HUSK_CG_CPU);
-  json_object *st = cd ? keyed_object(cd, "cpu.stat") : NULL;
+  json_object *st = cd ? husk_cg_keyed_object(cd, "cpu.stat") : NULL;
   if (st) {
     json_object *thr = json_object_new_object();
-    put_u64(thr, "periods", keyed_get(st, "nr_periods"));
-    put_u64(thr, "throttledPeriods", keyed_get(st, "nr_throttled"));
-    put_u64(thr, "throttledTime", keyed_get(st, "throttled_time"));
+    husk_cg_put_u64(thr, "periods", husk_cg_keyed_get(st, "nr_periods"));
+    husk_cg_put_u64(thr, "throttledPeriods", husk_cg_keyed_get(st, "nr_throttled"));
+    husk_cg_put_u64(thr, "throttledTime", husk_cg_keyed_get(st, "throttled_time"));
     json_object_object_add(cpu, "throttling", thr);
     json_object_put(st);
   }
@@ -552,27 +483,21 @@ int husk_cg_v1_stats(husk_cgroup *cg, json_object *data, husk_err *err)
       json_object_object_add(mem, "swap", mem_entry(md, "memory.memsw"));
     if (husk_cg_has_file(md, "memory.kmem.usage_in_bytes"))
       json_object_object_add(mem, "kernel", mem_entry(md, "memory.kmem"));
-    json_object *raw = keyed_object(md, "memory.stat");
+    json_object *raw = husk_cg_keyed_object(md, "memory.stat");
     if (raw) {
-      put_u64(mem, "cache", keyed_get(raw, "cache"));
+      husk_cg_put_u64(mem, "cache", husk_cg_keyed_get(raw, "cache"));
       json_object_object_add(mem, "raw", raw);
     }
     uint64_t oom = 0;
     if (husk_cg_read_keyed(md, "memory.oom_control", "oom_kill", &oom) == 0)
-      put_u64(mem, "oomKill", oom);
+      husk_cg_put_u64(mem, "oomKill", oom);
     json_object_object_add(data, "memory", mem);
   }
 
   /* pids */
   husk_cg_dir *pd = dir_for(cg, HUSK_CG_PIDS);
-  if (pd) {
-    json_object *pids = json_object_new_object();
-    put_file(pids, "current", pd, "pids.current");
-    uint64_t lim;
-    if (husk_cg_read_u64(pd, "pids.max", &lim) == 0)
-      put_u64(pids, "limit", lim == UINT64_MAX ? 0 : lim); /* 0: unlimited, as runc */
-    json_object_object_add(data, "pids", pids);
-  }
+  if (pd)
+    json_object_object_add(data, "pids", husk_cg_pids_stats(pd));
 
   /* blkio: bytes and operations per device */
   husk_cg_dir *bd = dir_for(cg, HUSK_CG_BLKIO);
@@ -593,12 +518,7 @@ int husk_cg_v1_stats(husk_cgroup *cg, json_object *data, husk_err *err)
         unsigned long long v;
         if (sscanf(l, "%u:%u %31s %llu", &maj, &min, op, &v) != 4)
           continue;
-        json_object *e = json_object_new_object();
-        put_u64(e, "major", maj);
-        put_u64(e, "minor", min);
-        json_object_object_add(e, "op", json_object_new_string(op));
-        put_u64(e, "value", v);
-        json_object_array_add(arr, e);
+        husk_cg_blkio_entry(arr, maj, min, op, v);
       }
       json_object_object_add(blkio, files[f][0], arr);
     }

@@ -123,28 +123,6 @@ static uint32_t parse_ctrl_list(const char *s)
   return m;
 }
 
-static const char *field_of(int c)
-{
-  switch (c) {
-  case HUSK_CG_MEMORY:
-    return "linux.resources.memory";
-  case HUSK_CG_CPU:
-    return "linux.resources.cpu";
-  case HUSK_CG_CPUSET:
-    return "linux.resources.cpu.cpus/mems";
-  case HUSK_CG_PIDS:
-    return "linux.resources.pids";
-  case HUSK_CG_BLKIO:
-    return "linux.resources.blockIO";
-  case HUSK_CG_HUGETLB:
-    return "linux.resources.hugepageLimits";
-  case HUSK_CG_RDMA:
-    return "linux.resources.rdma";
-  default:
-    return "linux.resources.unified";
-  }
-}
-
 uint32_t husk_cg_v2_needed(const husk_resources *r)
 {
   if (r == NULL)
@@ -199,7 +177,8 @@ static int ensure_subtree(int rootfd, const char *dir_rel, uint32_t want, uint32
     snprintf(one, sizeof(one), "+%s", v2_name(c));
     int r = husk_cg_write(&d, "cgroup.subtree_control", one, err);
     if (r < 0 && (need & (1u << c)))
-      return husk_error_wrap(err, "%s: enable the %s controller", field_of(c), v2_name(c));
+      return husk_error_wrap(err, "%s: enable the %s controller", husk_cg_ctrl_field(c),
+                             v2_name(c));
   }
   return 0;
 }
@@ -229,7 +208,7 @@ int husk_cg_v2_prepare(husk_cgroup *cg, int rootfd, uint32_t want, uint32_t need
         return husk_errorf_plain(err, ENODEV,
                                  "%s: the %s cgroup controller is not available on this host "
                                  "(not in %s/%s%scgroup.controllers)",
-                                 field_of(c), v2_name(c), husk_cg_root(), root.label,
+                                 husk_cg_ctrl_field(c), v2_name(c), husk_cg_root(), root.label,
                                  hl ? "/" : "");
     want &= avail;
   }
@@ -281,18 +260,6 @@ int husk_cg_v2_prepare(husk_cgroup *cg, int rootfd, uint32_t want, uint32_t need
 
 /* ---- limits ---- */
 
-static int wr(const husk_cg_dir *d, const char *field, const char *file, const char *val,
-              husk_err *err)
-{
-  int r = husk_cg_write(d, file, val, err);
-  if (r == -ENOENT)
-    return husk_errorf_plain(err, ENOTSUP, "%s: not supported on this host (no %s in %s/%s)", field,
-                             file, husk_cg_root(), d->label);
-  if (r < 0)
-    return husk_error_wrap(err, "%s", field);
-  return 0;
-}
-
 static int wr_max(const husk_cg_dir *d, const char *field, const char *file, int64_t v,
                   husk_err *err)
 {
@@ -301,7 +268,7 @@ static int wr_max(const husk_cg_dir *d, const char *field, const char *file, int
     snprintf(buf, sizeof(buf), "max");
   else
     snprintf(buf, sizeof(buf), "%" PRId64, v);
-  return wr(d, field, file, buf, err);
+  return husk_cg_wr(d, field, file, buf, err);
 }
 
 static int set_memory(const husk_cg_dir *d, const husk_resources *r, bool update, husk_err *err)
@@ -351,14 +318,14 @@ static int set_cpu(const husk_cg_dir *d, const husk_resources *r, bool update, h
                              "supported by cgroup v2",
                              r->has_rt_runtime && r->rt_runtime ? "realtimeRuntime"
                                                                 : "realtimePeriod");
-  if (r->cpus && (ret = wr(d, "linux.resources.cpu.cpus", "cpuset.cpus", r->cpus, err)) < 0)
+  if (r->cpus && (ret = husk_cg_wr(d, "linux.resources.cpu.cpus", "cpuset.cpus", r->cpus, err)) < 0)
     return ret;
-  if (r->mems && (ret = wr(d, "linux.resources.cpu.mems", "cpuset.mems", r->mems, err)) < 0)
+  if (r->mems && (ret = husk_cg_wr(d, "linux.resources.cpu.mems", "cpuset.mems", r->mems, err)) < 0)
     return ret;
   if (r->has_cpu_shares && r->cpu_shares) {
     char buf[32];
     snprintf(buf, sizeof(buf), "%" PRIu64, husk_cg_shares_to_weight(r->cpu_shares));
-    if ((ret = wr(d, "linux.resources.cpu.shares", "cpu.weight", buf, err)) < 0)
+    if ((ret = husk_cg_wr(d, "linux.resources.cpu.shares", "cpu.weight", buf, err)) < 0)
       return ret;
   }
   int64_t quota = r->has_cpu_quota ? r->cpu_quota : 0;
@@ -384,31 +351,26 @@ static int set_cpu(const husk_cg_dir *d, const husk_resources *r, bool update, h
       size_t o = strlen(buf);
       snprintf(buf + o, sizeof(buf) - o, " %" PRIu64, period);
     }
-    if ((ret = wr(d, quota ? "linux.resources.cpu.quota" : "linux.resources.cpu.period", "cpu.max",
-                  buf, err)) < 0)
+    if ((ret = husk_cg_wr(d, quota ? "linux.resources.cpu.quota" : "linux.resources.cpu.period",
+                          "cpu.max", buf, err)) < 0)
       return ret;
   }
   if (r->has_cpu_burst) {
     char buf[32];
     snprintf(buf, sizeof(buf), "%" PRIu64, r->cpu_burst);
-    if ((ret = wr(d, "linux.resources.cpu.burst", "cpu.max.burst", buf, err)) < 0)
+    if ((ret = husk_cg_wr(d, "linux.resources.cpu.burst", "cpu.max.burst", buf, err)) < 0)
       return ret;
   }
   if (r->has_cpu_idle) {
     char buf[32];
     snprintf(buf, sizeof(buf), "%" PRId64, r->cpu_idle);
-    if ((ret = wr(d, "linux.resources.cpu.idle", "cpu.idle", buf, err)) < 0)
+    if ((ret = husk_cg_wr(d, "linux.resources.cpu.idle", "cpu.idle", buf, err)) < 0)
       return ret;
   }
   return 0;
 }
 
 static const char *const io_keys[HUSK_THROTTLE_N] = {"rbps", "wbps", "riops", "wiops"};
-static const char *const io_fields[HUSK_THROTTLE_N] = {
-    "linux.resources.blockIO.throttleReadBpsDevice",
-    "linux.resources.blockIO.throttleWriteBpsDevice",
-    "linux.resources.blockIO.throttleReadIOPSDevice",
-    "linux.resources.blockIO.throttleWriteIOPSDevice"};
 
 static int set_io(const husk_cg_dir *d, const husk_resources *r, husk_err *err)
 {
@@ -421,8 +383,8 @@ static int set_io(const husk_cg_dir *d, const husk_resources *r, husk_err *err)
       snprintf(buf, sizeof(buf), "%u", r->blkio_weight);
     else
       snprintf(buf, sizeof(buf), "default %" PRIu64, husk_cg_blkio_to_io_weight(r->blkio_weight));
-    if ((ret = wr(d, "linux.resources.blockIO.weight", bfq ? "io.bfq.weight" : "io.weight", buf,
-                  err)) < 0)
+    if ((ret = husk_cg_wr(d, "linux.resources.blockIO.weight", bfq ? "io.bfq.weight" : "io.weight",
+                          buf, err)) < 0)
       return ret;
   }
   for (size_t i = 0; i < r->n_weight_devs; i++) {
@@ -432,8 +394,8 @@ static int set_io(const husk_cg_dir *d, const husk_resources *r, husk_err *err)
     char buf[64];
     snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %" PRIu64, w->major, w->minor,
              bfq ? w->weight : husk_cg_blkio_to_io_weight(w->weight));
-    if ((ret = wr(d, "linux.resources.blockIO.weightDevice", bfq ? "io.bfq.weight" : "io.weight",
-                  buf, err)) < 0)
+    if ((ret = husk_cg_wr(d, "linux.resources.blockIO.weightDevice",
+                          bfq ? "io.bfq.weight" : "io.weight", buf, err)) < 0)
       return ret;
   }
   for (int k = 0; k < HUSK_THROTTLE_N; k++) {
@@ -442,7 +404,7 @@ static int set_io(const husk_cg_dir *d, const husk_resources *r, husk_err *err)
       char buf[96];
       snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %s=%" PRIu64, t->major, t->minor,
                io_keys[k], t->rate);
-      if ((ret = wr(d, io_fields[k], "io.max", buf, err)) < 0)
+      if ((ret = husk_cg_wr(d, husk_cg_throttle_fields[k], "io.max", buf, err)) < 0)
         return ret;
     }
   }
@@ -474,17 +436,8 @@ int husk_cg_v2_apply(husk_cgroup *cg, const husk_resources *r, bool update, husk
                       err)) < 0)
       return ret;
   }
-  for (size_t i = 0; i < r->n_rdma; i++) {
-    const husk_rdma_limit *l = &r->rdma[i];
-    char buf[256], h[24] = "max", o[24] = "max";
-    if (l->has_handles)
-      snprintf(h, sizeof(h), "%u", l->handles);
-    if (l->has_objects)
-      snprintf(o, sizeof(o), "%u", l->objects);
-    snprintf(buf, sizeof(buf), "%s hca_handle=%s hca_object=%s", l->device, h, o);
-    if ((ret = wr(d, "linux.resources.rdma", "rdma.max", buf, err)) < 0)
-      return ret;
-  }
+  if ((ret = husk_cg_set_rdma(d, r, err)) < 0)
+    return ret;
   if (r->n_devices &&
       (ret = husk_cg_bpf_devices_apply(d->fd, d->label, r->devices, r->n_devices, err)) < 0)
     return husk_error_wrap(err, "linux.resources.devices");
@@ -553,43 +506,6 @@ int husk_cg_v2_freeze(husk_cgroup *cg, bool frozen, husk_err *err)
 
 /* ---- stats ---- */
 
-static void put_u64(json_object *o, const char *k, uint64_t v)
-{
-  json_object_object_add(o, k, json_object_new_uint64(v));
-}
-
-static void put_file(json_object *o, const char *k, const husk_cg_dir *d, const char *file)
-{
-  uint64_t v;
-  if (husk_cg_read_u64(d, file, &v) == 0)
-    put_u64(o, k, v);
-}
-
-static json_object *keyed_object(const husk_cg_dir *d, const char *file)
-{
-  _cleanup_free_ char *s = NULL;
-  if (husk_cg_read(d, file, &s, NULL) < 0)
-    return NULL;
-  json_object *o = json_object_new_object();
-  char *save = NULL;
-  for (char *l = strtok_r(s, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-    char *sp = strchr(l, ' ');
-    uint64_t v;
-    if (sp == NULL)
-      continue;
-    *sp = '\0';
-    if (husk_parse_u64(sp + 1, &v) == 0)
-      put_u64(o, l, v);
-  }
-  return o;
-}
-
-static uint64_t keyed_get(json_object *o, const char *k)
-{
-  json_object *v;
-  return o && json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : 0;
-}
-
 int husk_cg_v2_stats(husk_cgroup *cg, json_object *data, husk_err *err)
 {
   (void)err;
@@ -597,17 +513,17 @@ int husk_cg_v2_stats(husk_cgroup *cg, json_object *data, husk_err *err)
   if (!cg->has_v2)
     return 0;
   json_object *cpu = json_object_new_object();
-  json_object *st = keyed_object(d, "cpu.stat");
+  json_object *st = husk_cg_keyed_object(d, "cpu.stat");
   if (st) {
     json_object *usage = json_object_new_object();
-    put_u64(usage, "total", keyed_get(st, "usage_usec") * 1000);
-    put_u64(usage, "kernel", keyed_get(st, "system_usec") * 1000);
-    put_u64(usage, "user", keyed_get(st, "user_usec") * 1000);
+    husk_cg_put_u64(usage, "total", husk_cg_keyed_get(st, "usage_usec") * 1000);
+    husk_cg_put_u64(usage, "kernel", husk_cg_keyed_get(st, "system_usec") * 1000);
+    husk_cg_put_u64(usage, "user", husk_cg_keyed_get(st, "user_usec") * 1000);
     json_object_object_add(cpu, "usage", usage);
     json_object *thr = json_object_new_object();
-    put_u64(thr, "periods", keyed_get(st, "nr_periods"));
-    put_u64(thr, "throttledPeriods", keyed_get(st, "nr_throttled"));
-    put_u64(thr, "throttledTime", keyed_get(st, "throttled_usec") * 1000);
+    husk_cg_put_u64(thr, "periods", husk_cg_keyed_get(st, "nr_periods"));
+    husk_cg_put_u64(thr, "throttledPeriods", husk_cg_keyed_get(st, "nr_throttled"));
+    husk_cg_put_u64(thr, "throttledTime", husk_cg_keyed_get(st, "throttled_usec") * 1000);
     json_object_object_add(cpu, "throttling", thr);
     json_object_put(st);
   }
@@ -616,39 +532,33 @@ int husk_cg_v2_stats(husk_cgroup *cg, json_object *data, husk_err *err)
   if (husk_cg_has_file(d, "memory.current")) {
     json_object *mem = json_object_new_object();
     json_object *u = json_object_new_object();
-    put_file(u, "usage", d, "memory.current");
-    put_file(u, "limit", d, "memory.max");
-    put_file(u, "max", d, "memory.peak");
+    husk_cg_put_file(u, "usage", d, "memory.current");
+    husk_cg_put_file(u, "limit", d, "memory.max");
+    husk_cg_put_file(u, "max", d, "memory.peak");
     uint64_t fail = 0;
     husk_cg_read_keyed(d, "memory.events", "max", &fail);
-    put_u64(u, "failcnt", fail);
+    husk_cg_put_u64(u, "failcnt", fail);
     json_object_object_add(mem, "usage", u);
     if (husk_cg_has_file(d, "memory.swap.current")) {
       json_object *s = json_object_new_object();
-      put_file(s, "usage", d, "memory.swap.current");
-      put_file(s, "limit", d, "memory.swap.max");
-      put_file(s, "max", d, "memory.swap.peak");
+      husk_cg_put_file(s, "usage", d, "memory.swap.current");
+      husk_cg_put_file(s, "limit", d, "memory.swap.max");
+      husk_cg_put_file(s, "max", d, "memory.swap.peak");
       json_object_object_add(mem, "swap", s);
     }
-    json_object *raw = keyed_object(d, "memory.stat");
+    json_object *raw = husk_cg_keyed_object(d, "memory.stat");
     if (raw) {
-      put_u64(mem, "cache", keyed_get(raw, "file"));
+      husk_cg_put_u64(mem, "cache", husk_cg_keyed_get(raw, "file"));
       json_object_object_add(mem, "raw", raw);
     }
     uint64_t oom = 0;
     if (husk_cg_read_keyed(d, "memory.events", "oom_kill", &oom) == 0)
-      put_u64(mem, "oomKill", oom);
+      husk_cg_put_u64(mem, "oomKill", oom);
     json_object_object_add(data, "memory", mem);
   }
 
-  if (husk_cg_has_file(d, "pids.current")) {
-    json_object *pids = json_object_new_object();
-    put_file(pids, "current", d, "pids.current");
-    uint64_t lim;
-    if (husk_cg_read_u64(d, "pids.max", &lim) == 0)
-      put_u64(pids, "limit", lim == UINT64_MAX ? 0 : lim);
-    json_object_object_add(data, "pids", pids);
-  }
+  if (husk_cg_has_file(d, "pids.current"))
+    json_object_object_add(data, "pids", husk_cg_pids_stats(d));
 
   _cleanup_free_ char *io = NULL;
   if (husk_cg_read(d, "io.stat", &io, NULL) == 0) {
@@ -675,14 +585,8 @@ int husk_cg_v2_stats(husk_cgroup *cg, json_object *data, husk_err *err)
         unsigned long long v;
       } ent[] = {
           {bytes, "Read", rb}, {bytes, "Write", wb}, {ops, "Read", rio}, {ops, "Write", wio}};
-      for (size_t i = 0; i < HUSK_ARRAY_SIZE(ent); i++) {
-        json_object *e = json_object_new_object();
-        put_u64(e, "major", maj);
-        put_u64(e, "minor", min);
-        json_object_object_add(e, "op", json_object_new_string(ent[i].op));
-        put_u64(e, "value", ent[i].v);
-        json_object_array_add(ent[i].arr, e);
-      }
+      for (size_t i = 0; i < HUSK_ARRAY_SIZE(ent); i++)
+        husk_cg_blkio_entry(ent[i].arr, maj, min, ent[i].op, ent[i].v);
     }
     json_object_object_add(blkio, "ioServiceBytesRecursive", bytes);
     json_object_object_add(blkio, "ioServicedRecursive", ops);

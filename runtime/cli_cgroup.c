@@ -411,6 +411,28 @@ static void print_json(json_object *o, bool pretty)
 }
 
 /* Go-style duration: "5s", "500ms", "1m", "1.5s"; a bare number is seconds. */
+/* One stats document on stdout (events --stats, stats). */
+static int print_stats(husk_cgroup *cg, const char *id, bool pretty, husk_err *err)
+{
+  json_object *ev = NULL;
+  int r = stats_event(cg, id, &ev, err);
+  if (r < 0)
+    return r;
+  print_json(ev, pretty);
+  json_object_put(ev);
+  return 0;
+}
+
+/* The container named by the one operand of cmd, with its cgroup. */
+static int open_arg(const husk_global *g, int argc, char **argv, const char *cmd, const char **id,
+                    husk_state **st, husk_cgroup **cg, husk_err *err)
+{
+  int r = take_id(argc, argv, cmd, id, err);
+  if (r < 0)
+    return r;
+  return open_container(g, *id, st, cg, err);
+}
+
 static int parse_duration(const char *s, double *secs)
 {
   char *end;
@@ -471,21 +493,13 @@ int husk_oci_cmd_events(const husk_global *g, int argc, char **argv, husk_err *e
     }
   }
   const char *id = NULL;
-  int r = take_id(argc, argv, "events", &id, err);
-  if (r < 0)
-    return r;
   _cleanup_state_ husk_state *st = NULL;
   _cleanup_cgroup_ husk_cgroup *cg = NULL;
-  if ((r = open_container(g, id, &st, &cg, err)) < 0)
+  int r = open_arg(g, argc, argv, "events", &id, &st, &cg, err);
+  if (r < 0)
     return r;
-  if (once) {
-    json_object *ev = NULL;
-    if ((r = stats_event(cg, id, &ev, err)) < 0)
-      return r;
-    print_json(ev, false);
-    json_object_put(ev);
-    return 0;
-  }
+  if (once)
+    return print_stats(cg, id, false, err);
   uint64_t ooms = UINT64_MAX;
   for (;;) {
     if (husk_state_status(root_of(g), st) == HUSK_STATUS_STOPPED)
@@ -523,17 +537,10 @@ int husk_oci_cmd_stats(const husk_global *g, int argc, char **argv, husk_err *er
     return usage(err, "stats", "invalid option");
   }
   const char *id = NULL;
-  int r = take_id(argc, argv, "stats", &id, err);
-  if (r < 0)
-    return r;
   _cleanup_state_ husk_state *st = NULL;
   _cleanup_cgroup_ husk_cgroup *cg = NULL;
-  if ((r = open_container(g, id, &st, &cg, err)) < 0)
+  int r = open_arg(g, argc, argv, "stats", &id, &st, &cg, err);
+  if (r < 0)
     return r;
-  json_object *ev = NULL;
-  if ((r = stats_event(cg, id, &ev, err)) < 0)
-    return r;
-  print_json(ev, true);
-  json_object_put(ev);
-  return 0;
+  return print_stats(cg, id, true, err);
 }

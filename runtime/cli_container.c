@@ -1035,12 +1035,7 @@ int husk_cmd_exec(const husk_pglobal *g, int argc, char **argv, husk_err *err)
   if (tty) {
     unsigned rows = 0, cols = 0;
     console_size(&rows, &cols);
-    if (rows && cols) {
-      struct json_object *cs = json_object_new_object();
-      json_object_object_add(cs, "height", json_object_new_int64(rows));
-      json_object_object_add(cs, "width", json_object_new_int64(cols));
-      json_object_object_add(proc, "consoleSize", cs);
-    }
+    husk_proc_console_size(proc, rows, cols);
     json_env_set(proc, "TERM=xterm");
   }
   for (char **e = env; e && *e; e++)
@@ -1053,16 +1048,7 @@ int husk_cmd_exec(const husk_pglobal *g, int argc, char **argv, husk_err *err)
     husk_puser pu;
     if ((r = husk_user_resolve(rootfd, user, &pu, err)) < 0)
       return r;
-    struct json_object *ju = json_object_new_object();
-    json_object_object_add(ju, "uid", json_object_new_int64(pu.uid));
-    json_object_object_add(ju, "gid", json_object_new_int64(pu.gid));
-    if (pu.n_gids) {
-      struct json_object *ag = json_object_new_array();
-      for (size_t i = 0; i < pu.n_gids; i++)
-        json_object_array_add(ag, json_object_new_int64(pu.gids[i]));
-      json_object_object_add(ju, "additionalGids", ag);
-    }
-    json_object_object_add(proc, "user", ju);
+    json_object_object_add(proc, "user", husk_puser_json(&pu));
     if (pu.home) {
       _cleanup_free_ char *h = husk_xasprintf("HOME=%s", pu.home);
       json_env_set(proc, h);

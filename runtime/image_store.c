@@ -520,9 +520,8 @@ static bool is_lower_hex(const char *s)
   return true;
 }
 
-/* Unique image id starting with prefix (hex). */
-static int find_by_prefix(husk_store *s, const char *name, const char *prefix, char **id_out,
-                          husk_err *err)
+/* The images/ directory of the store, for readdir. */
+static int images_dir_open(husk_store *s, DIR **out, husk_err *err)
 {
   _cleanup_close_ int fd = openat(s->dirfd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
@@ -531,6 +530,18 @@ static int find_by_prefix(husk_store *s, const char *name, const char *prefix, c
   if (d == NULL)
     return husk_errorf(err, errno, "opendir %s/images", s->root);
   fd = -1;
+  *out = d;
+  return 0;
+}
+
+/* Unique image id starting with prefix (hex). */
+static int find_by_prefix(husk_store *s, const char *name, const char *prefix, char **id_out,
+                          husk_err *err)
+{
+  DIR *d = NULL;
+  int r = images_dir_open(s, &d, err);
+  if (r < 0)
+    return r;
   size_t plen = strlen(prefix);
   _cleanup_free_ char *found = NULL;
   int n = 0;
@@ -1190,20 +1201,33 @@ static bool is_busybox_name(const char *name)
   return yes;
 }
 
+/* Read the references into *refs and resolve name with them (key_out as in
+ * resolve_in).  With `busybox`, "busybox" that is not in the store yet is
+ * created (*key_out BUSYBOX_REF) and *refs read again to include it. */
+static int refs_resolve(husk_store *s, const char *name, bool busybox, json_object **refs,
+                        char **id_out, char **key_out, husk_err *err)
+{
+  int r = refs_read(s, refs, err);
+  if (r < 0)
+    return r;
+  r = resolve_in(s, *refs, name, id_out, key_out, err);
+  if (r != -ENOENT || !busybox || !is_busybox_name(name))
+    return r;
+  if ((r = busybox_create(s, id_out, err)) < 0)
+    return r;
+  if (key_out)
+    *key_out = husk_xstrdup(BUSYBOX_REF);
+  json_object_put(*refs);
+  *refs = NULL;
+  return refs_read(s, refs, err);
+}
+
 int husk_image_get(husk_store *s, const char *ref, husk_image **out, husk_err *err)
 {
   _cleanup_json_ json_object *refs = NULL;
-  int r = refs_read(s, &refs, err);
-  if (r < 0)
-    return r;
   _cleanup_free_ char *id = NULL;
   _cleanup_free_ char *key = NULL;
-  r = resolve_in(s, refs, ref, &id, &key, err);
-  if (r == -ENOENT && is_busybox_name(ref)) {
-    r = busybox_create(s, &id, err);
-    if (r >= 0)
-      key = husk_xstrdup(BUSYBOX_REF);
-  }
+  int r = refs_resolve(s, ref, true, &refs, &id, &key, err);
   if (r < 0)
     return r;
   husk_image *img = NULL;
@@ -1256,13 +1280,10 @@ static void refs_of(json_object *refs_root, const char *id, char ***tags, char *
 
 static int list_image_ids(husk_store *s, char ***out, husk_err *err)
 {
-  _cleanup_close_ int fd = openat(s->dirfd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return husk_errorf(err, errno, "open %s/images", s->root);
-  DIR *d = fdopendir(fd);
-  if (d == NULL)
-    return husk_errorf(err, errno, "opendir %s/images", s->root);
-  fd = -1;
+  DIR *d = NULL;
+  int r = images_dir_open(s, &d, err);
+  if (r < 0)
+    return r;
   char **ids = NULL;
   struct dirent *de;
   while ((de = readdir(d)) != NULL) {
@@ -1442,12 +1463,9 @@ static int remove_locked(husk_store *s, const char *name, bool force, char ***un
                          char ***deleted, husk_err *err)
 {
   _cleanup_json_ json_object *refs = NULL;
-  int r = refs_read(s, &refs, err);
-  if (r < 0)
-    return r;
   _cleanup_free_ char *id = NULL;
   _cleanup_free_ char *key = NULL;
-  r = resolve_in(s, refs, name, &id, &key, err);
+  int r = refs_resolve(s, name, false, &refs, &id, &key, err);
   if (r < 0)
     return r;
   _cleanup_strv_ char **holders = NULL;
@@ -1626,23 +1644,10 @@ static json_object *copy_or_null(json_object *o, const char *key)
 int husk_image_inspect_json(husk_store *s, const char *name, char **json_out, husk_err *err)
 {
   _cleanup_json_ json_object *refs = NULL;
-  int r = refs_read(s, &refs, err);
-  if (r < 0)
-    return r;
   _cleanup_free_ char *id = NULL;
-  r = resolve_in(s, refs, name, &id, NULL, err);
-  if (r == -ENOENT && is_busybox_name(name))
-    r = busybox_create(s, &id, err);
+  int r = refs_resolve(s, name, true, &refs, &id, NULL, err);
   if (r < 0)
     return r;
-  if (r == 0 && is_busybox_name(name)) {
-    /* the refs may have been created just now */
-    json_object_put(refs);
-    refs = NULL;
-    r = refs_read(s, &refs, err);
-    if (r < 0)
-      return r;
-  }
   _cleanup_json_ json_object *meta = NULL;
   r = read_image_meta(s, id, &meta, err);
   if (r < 0)

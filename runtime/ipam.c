@@ -360,16 +360,26 @@ int husk_network_load(const char *data_root, const char *name, husk_network *out
   return network_from_json(json, path, out, err);
 }
 
+/* A network's directory dir, made with its leases/ subdirectory (mkdir -p):
+ * an fd of dir, or < 0. */
+static int net_dir_make(const char *dir, const char *leases, husk_err *err)
+{
+  int r = husk_mkdir_p(AT_FDCWD, leases, 0700, err);
+  if (r < 0)
+    return r;
+  int fd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return husk_errorf(err, errno, "open %s", dir);
+  return fd;
+}
+
 int husk_network_save(const char *data_root, const husk_network *net, husk_err *err)
 {
   _cleanup_free_ char *dir = net_dir(data_root, net->name);
   _cleanup_free_ char *leases = husk_xasprintf("%s/leases", dir);
-  int r = husk_mkdir_p(AT_FDCWD, leases, 0700, err);
-  if (r < 0)
-    return r;
-  _cleanup_close_ int dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  _cleanup_close_ int dfd = net_dir_make(dir, leases, err);
   if (dfd < 0)
-    return husk_errorf(err, errno, "open %s", dir);
+    return dfd;
   if (faccessat(dfd, "network.json", F_OK, 0) == 0)
     return husk_errorf_plain(err, EEXIST, "network %s already exists", net->name);
   char sub[19], gw[16];
@@ -381,7 +391,7 @@ int husk_network_save(const char *data_root, const husk_network *net, husk_err *
   const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
   _cleanup_free_ char *content = husk_xasprintf("%s\n", s);
   json_object_put(o);
-  r = husk_write_file_atomic(dfd, "network.json", content, strlen(content), err);
+  int r = husk_write_file_atomic(dfd, "network.json", content, strlen(content), err);
   if (r < 0)
     return husk_error_wrap(err, "save network %s", net->name);
   return 0;
@@ -642,12 +652,9 @@ static int read_leases(const char *data_root, const char *network, husk_lease **
   return r;
 }
 
-int husk_ipam_leases(const char *data_root, const char *network, husk_lease **out, size_t *n,
-                     husk_err *err)
+/* Hand over the leases read_leases() collected, sorted, or free them when r < 0. */
+static int leases_done(int r, husk_lease *v, size_t cnt, husk_lease **out, size_t *n)
 {
-  husk_lease *v = NULL;
-  size_t cnt = 0;
-  int r = read_leases(data_root, network, &v, &cnt, err);
   if (r < 0) {
     husk_leases_free(v, cnt);
     return r;
@@ -657,6 +664,15 @@ int husk_ipam_leases(const char *data_root, const char *network, husk_lease **ou
   *out = v;
   *n = cnt;
   return 0;
+}
+
+int husk_ipam_leases(const char *data_root, const char *network, husk_lease **out, size_t *n,
+                     husk_err *err)
+{
+  husk_lease *v = NULL;
+  size_t cnt = 0;
+  int r = read_leases(data_root, network, &v, &cnt, err);
+  return leases_done(r, v, cnt, out, n);
 }
 
 int husk_ipam_all_leases(const char *data_root, husk_lease **out, size_t *n, husk_err *err)
@@ -673,15 +689,7 @@ int husk_ipam_all_leases(const char *data_root, husk_lease **out, size_t *n, hus
   for (size_t i = 0; i < nn && r == 0; i++)
     r = read_leases(data_root, nets[i].name, &v, &cnt, err);
   free(nets);
-  if (r < 0) {
-    husk_leases_free(v, cnt);
-    return r;
-  }
-  if (cnt)
-    qsort(v, cnt, sizeof(*v), lease_cmp);
-  *out = v;
-  *n = cnt;
-  return 0;
+  return leases_done(r, v, cnt, out, n);
 }
 
 static int write_lease(int leases_fd, const husk_lease *l, husk_err *err)
@@ -716,12 +724,9 @@ int husk_ipam_allocate(const char *data_root, const husk_network *net, husk_leas
   *reclaimed = 0;
   _cleanup_free_ char *dir = net_dir(data_root, net->name);
   _cleanup_free_ char *ldir = husk_xasprintf("%s/leases", dir);
-  int r = husk_mkdir_p(AT_FDCWD, ldir, 0700, err);
-  if (r < 0)
-    return r;
-  _cleanup_close_ int dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  _cleanup_close_ int dfd = net_dir_make(dir, ldir, err);
   if (dfd < 0)
-    return husk_errorf(err, errno, "open %s", dir);
+    return dfd;
   _cleanup_close_ int lfd = open(ldir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (lfd < 0)
     return husk_errorf(err, errno, "open %s", ldir);
@@ -731,7 +736,7 @@ int husk_ipam_allocate(const char *data_root, const husk_network *net, husk_leas
   /* the same container again (a retried or restarted start): same address */
   husk_lease *v = NULL;
   size_t n = 0;
-  r = husk_ipam_leases(data_root, net->name, &v, &n, err);
+  int r = husk_ipam_leases(data_root, net->name, &v, &n, err);
   if (r < 0)
     return r;
   for (size_t i = 0; i < n; i++) {

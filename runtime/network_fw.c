@@ -3,13 +3,13 @@
  * helper linked with libnftables, so that husk itself does not load
  * libnftables and its five dependencies on every start). */
 #include "network.h"
+#include "network_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -19,86 +19,61 @@
 
 extern char **environ;
 
-typedef struct sbuf {
-  char *s;
-  size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sbuf *b, const char *fmt, ...)
-{
-  va_list ap;
-  for (;;) {
-    size_t room = b->cap - b->len;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-      abort();
-    if (b->s && (size_t)n < room) {
-      b->len += (size_t)n;
-      return;
-    }
-    b->cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
-    b->s = husk_xrealloc(b->s, b->cap);
-  }
-}
-
 char *husk_fw_ruleset(const husk_fw_network *nets, size_t n_nets, const husk_fw_port *ports,
                       size_t n_ports)
 {
-  sbuf b = {0};
+  husk_sbuf b = {0};
   /* create-then-delete: works whether or not the table exists, and the
    * whole script is one transaction */
-  sb_add(&b, "table ip husk\ndelete table ip husk\n");
+  husk_sb_add(&b, "table ip husk\ndelete table ip husk\n");
   if (n_nets == 0 && n_ports == 0)
     return b.s;
   char sub[19], ip[16];
-  sb_add(&b, "table ip husk {\n");
+  husk_sb_add(&b, "table ip husk {\n");
   if (n_ports > 0) {
-    sb_add(&b, "\tchain prerouting {\n"
-               "\t\ttype nat hook prerouting priority -100; policy accept;\n"
-               "\t\tfib daddr type local jump ports\n"
-               "\t}\n"
-               "\tchain output {\n"
-               "\t\ttype nat hook output priority -100; policy accept;\n"
-               "\t\tfib daddr type local jump ports\n"
-               "\t}\n"
-               "\tchain ports {\n");
+    husk_sb_add(&b, "\tchain prerouting {\n"
+                    "\t\ttype nat hook prerouting priority -100; policy accept;\n"
+                    "\t\tfib daddr type local jump ports\n"
+                    "\t}\n"
+                    "\tchain output {\n"
+                    "\t\ttype nat hook output priority -100; policy accept;\n"
+                    "\t\tfib daddr type local jump ports\n"
+                    "\t}\n"
+                    "\tchain ports {\n");
     for (size_t i = 0; i < n_ports; i++) {
       const husk_fw_port *p = &ports[i];
-      sb_add(&b, "\t\t");
+      husk_sb_add(&b, "\t\t");
       if (p->map.host_ip)
-        sb_add(&b, "ip daddr %s ", husk_ip_str(p->map.host_ip, ip));
-      sb_add(&b, "%s dport %u dnat to %s:%u\n", husk_proto_name(p->map.proto), p->map.host_port,
-             husk_ip_str(p->container_addr, ip), p->map.container_port);
+        husk_sb_add(&b, "ip daddr %s ", husk_ip_str(p->map.host_ip, ip));
+      husk_sb_add(&b, "%s dport %u dnat to %s:%u\n", husk_proto_name(p->map.proto),
+                  p->map.host_port, husk_ip_str(p->container_addr, ip), p->map.container_port);
     }
-    sb_add(&b, "\t}\n");
+    husk_sb_add(&b, "\t}\n");
   }
-  sb_add(&b, "\tchain postrouting {\n"
-             "\t\ttype nat hook postrouting priority 100; policy accept;\n");
+  husk_sb_add(&b, "\tchain postrouting {\n"
+                  "\t\ttype nat hook postrouting priority 100; policy accept;\n");
   for (size_t i = 0; i < n_nets; i++) {
     const char *br = nets[i].bridge;
     husk_cidr_str(&nets[i].subnet, sub);
     /* outgoing traffic of the containers leaves with the host's address */
-    sb_add(&b, "\t\tip saddr %s oifname != \"%s\" masquerade\n", sub, br);
+    husk_sb_add(&b, "\t\tip saddr %s oifname != \"%s\" masquerade\n", sub, br);
     if (n_ports > 0) {
       /* a published port reached from the host itself (127.0.0.1 too) or
        * from a container on the same bridge (hairpin) */
-      sb_add(&b, "\t\toifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", br);
-      sb_add(&b, "\t\toifname \"%s\" ip saddr %s ct status dnat masquerade\n", br, sub);
+      husk_sb_add(&b, "\t\toifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", br);
+      husk_sb_add(&b, "\t\toifname \"%s\" ip saddr %s ct status dnat masquerade\n", br, sub);
     }
   }
-  sb_add(&b, "\t}\n"
-             "\tchain forward {\n"
-             "\t\ttype filter hook forward priority 0; policy accept;\n");
+  husk_sb_add(&b, "\t}\n"
+                  "\tchain forward {\n"
+                  "\t\ttype filter hook forward priority 0; policy accept;\n");
   for (size_t i = 0; i < n_nets; i++) {
     const char *br = nets[i].bridge;
-    sb_add(&b, "\t\tiifname \"%s\" accept\n", br);
-    sb_add(&b, "\t\toifname \"%s\" ct state established,related accept\n", br);
-    sb_add(&b, "\t\toifname \"%s\" ct status dnat accept\n", br);
+    husk_sb_add(&b, "\t\tiifname \"%s\" accept\n", br);
+    husk_sb_add(&b, "\t\toifname \"%s\" ct state established,related accept\n", br);
+    husk_sb_add(&b, "\t\toifname \"%s\" ct status dnat accept\n", br);
   }
-  sb_add(&b, "\t}\n}\n");
+  husk_sb_add(&b, "\t}\n}\n");
   return b.s;
 }
 

@@ -1,9 +1,12 @@
-/* Netlink (rtnetlink through libmnl) for the network module: links,
- * addresses and routes, in the current netns or another one. */
+/* Private to the network module: netlink (rtnetlink through libmnl) for
+ * links, addresses and routes, in the current netns or another one, and the
+ * string builder of the generated files (hosts, resolv.conf, the nftables
+ * ruleset). */
 #ifndef HUSK_NETWORK_INTERNAL_H
 #define HUSK_NETWORK_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -44,5 +47,14 @@ int husk_nl_routes(husk_nl *nl, int skip_oif, husk_cidr **out, size_t *n, husk_e
 
 /* Open /proc/<pid>/ns/net or path. */
 int husk_netns_open(pid_t pid, const char *path, int *fd, husk_err *err);
+
+/* A growing string (network_text.c): start with {0}; s stays NULL until the
+ * first husk_sb_add. */
+typedef struct husk_sbuf {
+  char *s;
+  size_t len, cap;
+} husk_sbuf;
+
+void husk_sb_add(husk_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -1,5 +1,6 @@
 /* The container's /etc/hosts, /etc/hostname and /etc/resolv.conf. */
 #include "network.h"
+#include "network_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,13 +11,7 @@
 
 #include "util.h"
 
-typedef struct sbuf {
-  char *s;
-  size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sbuf *b, const char *fmt, ...)
+void husk_sb_add(husk_sbuf *b, const char *fmt, ...)
 {
   va_list ap;
   for (;;) {
@@ -35,7 +30,7 @@ static void sb_add(sbuf *b, const char *fmt, ...)
   }
 }
 
-static char *sb_take(sbuf *b)
+static char *sb_take(husk_sbuf *b)
 {
   if (b->s == NULL)
     return husk_xstrdup("");
@@ -43,14 +38,14 @@ static char *sb_take(sbuf *b)
 }
 
 /* "hostname name", without empty or repeated names */
-static void add_names(sbuf *b, const husk_host_entry *e)
+static void add_names(husk_sbuf *b, const husk_host_entry *e)
 {
   const char *names[2] = {e->hostname, e->name};
   const char *prev = NULL;
   for (int i = 0; i < 2; i++) {
     if (names[i] == NULL || *names[i] == '\0' || (prev && strcmp(prev, names[i]) == 0))
       continue;
-    sb_add(b, "%s%s", prev ? " " : "", names[i]);
+    husk_sb_add(b, "%s%s", prev ? " " : "", names[i]);
     prev = names[i];
   }
 }
@@ -63,26 +58,26 @@ static bool has_names(const husk_host_entry *e)
 char *husk_net_hosts_format(const husk_host_entry *self, const husk_host_entry *peers,
                             size_t n_peers)
 {
-  sbuf b = {0};
-  sb_add(&b, "127.0.0.1\tlocalhost\n"
-             "::1\tlocalhost ip6-localhost ip6-loopback\n"
-             "fe00::0\tip6-localnet\n"
-             "ff00::0\tip6-mcastprefix\n"
-             "ff02::1\tip6-allnodes\n"
-             "ff02::2\tip6-allrouters\n");
+  husk_sbuf b = {0};
+  husk_sb_add(&b, "127.0.0.1\tlocalhost\n"
+                  "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                  "fe00::0\tip6-localnet\n"
+                  "ff00::0\tip6-mcastprefix\n"
+                  "ff02::1\tip6-allnodes\n"
+                  "ff02::2\tip6-allrouters\n");
   char ip[16];
   if (self && has_names(self)) {
-    sb_add(&b, "%s\t", self->addr ? husk_ip_str(self->addr, ip) : "127.0.1.1");
+    husk_sb_add(&b, "%s\t", self->addr ? husk_ip_str(self->addr, ip) : "127.0.1.1");
     add_names(&b, self);
-    sb_add(&b, "\n");
+    husk_sb_add(&b, "\n");
   }
   for (size_t i = 0; i < n_peers; i++) {
     const husk_host_entry *p = &peers[i];
     if (p->addr == 0 || !has_names(p) || (self && p->addr == self->addr))
       continue;
-    sb_add(&b, "%s\t", husk_ip_str(p->addr, ip));
+    husk_sb_add(&b, "%s\t", husk_ip_str(p->addr, ip));
     add_names(&b, p);
-    sb_add(&b, "\n");
+    husk_sb_add(&b, "\n");
   }
   return sb_take(&b);
 }
@@ -125,7 +120,7 @@ char *husk_net_resolv_conf(const char *host_resolv, bool host_network, char *con
       own = husk_xstrdup("");
     host_resolv = own;
   }
-  sbuf b = {0};
+  husk_sbuf b = {0};
   int nameservers = 0;
   bool replace_dns = dns && *dns, replace_search = search && *search,
        replace_opts = options && *options;
@@ -148,26 +143,26 @@ char *husk_net_resolv_conf(const char *host_resolv, bool host_network, char *con
       keep = !replace_opts;
     }
     if (keep && len > 0)
-      sb_add(&b, "%.*s\n", (int)len, line);
+      husk_sb_add(&b, "%.*s\n", (int)len, line);
     line = nl ? nl + 1 : line + len;
   }
   if (replace_search) {
-    sb_add(&b, "search");
+    husk_sb_add(&b, "search");
     for (char *const *s = search; *s; s++)
-      sb_add(&b, " %s", *s);
-    sb_add(&b, "\n");
+      husk_sb_add(&b, " %s", *s);
+    husk_sb_add(&b, "\n");
   }
   if (replace_dns) {
     for (char *const *s = dns; *s; s++)
-      sb_add(&b, "nameserver %s\n", *s);
+      husk_sb_add(&b, "nameserver %s\n", *s);
   } else if (nameservers == 0 && !host_network) {
-    sb_add(&b, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    husk_sb_add(&b, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
   }
   if (replace_opts) {
-    sb_add(&b, "options");
+    husk_sb_add(&b, "options");
     for (char *const *s = options; *s; s++)
-      sb_add(&b, " %s", *s);
-    sb_add(&b, "\n");
+      husk_sb_add(&b, " %s", *s);
+    husk_sb_add(&b, "\n");
   }
   return sb_take(&b);
 }

@@ -135,6 +135,11 @@ typedef struct husk_puser {
  * rootfd, which may be -1: then only numbers are accepted). */
 int husk_user_resolve(int rootfd, const char *user, husk_puser *out, husk_err *err);
 void husk_puser_clear(husk_puser *u);
+/* The OCI process.user object of u (uid, gid, additionalGids). */
+struct json_object *husk_puser_json(const husk_puser *u);
+/* process.consoleSize of the OCI process object proc, when rows and cols are
+ * both known (not 0). */
+void husk_proc_console_size(struct json_object *proc, unsigned rows, unsigned cols);
 
 typedef struct husk_spec_input {
   const husk_run_opts *opts;

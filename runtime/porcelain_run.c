@@ -111,7 +111,8 @@ static struct json_object *network_settings(const husk_pnet *n, const husk_run_o
   return ns;
 }
 
-static struct json_object *early_record(const run_ctx *c, const husk_run_opts *o)
+/* What every record starts with: Id, Name and the creation time (now). */
+static struct json_object *record_head(const run_ctx *c)
 {
   struct json_object *r = json_object_new_object();
   char now[64];
@@ -123,6 +124,12 @@ static struct json_object *early_record(const run_ctx *c, const husk_run_opts *o
   json_object_object_add(r, "Created", json_object_new_string(now));
   json_object_object_add(r, "CreatedNs",
                          json_object_new_int64((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec));
+  return r;
+}
+
+static struct json_object *early_record(const run_ctx *c, const husk_run_opts *o)
+{
+  struct json_object *r = record_head(c);
   json_object_object_add(r, "ImageName", json_object_new_string(o->image ? o->image : ""));
   struct json_object *state = json_object_new_object();
   json_object_object_add(state, "Status", json_object_new_string("created"));
@@ -147,16 +154,7 @@ static struct json_object *make_record(const run_ctx *c, const husk_run_opts *o,
                                        const husk_image *img, struct json_object *spec,
                                        const husk_run_opts *resolved)
 {
-  struct json_object *r = json_object_new_object();
-  char now[64];
-  husk_rfc3339_now(now, sizeof(now));
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  json_object_object_add(r, "Id", json_object_new_string(c->id));
-  json_object_object_add(r, "Name", json_object_new_string(c->name));
-  json_object_object_add(r, "Created", json_object_new_string(now));
-  json_object_object_add(r, "CreatedNs",
-                         json_object_new_int64((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec));
+  struct json_object *r = record_head(c);
 
   struct json_object *proc = NULL, *args = NULL, *env = NULL, *cwd = NULL, *host = NULL;
   json_object_object_get_ex(spec, "process", &proc);

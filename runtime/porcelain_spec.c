@@ -318,6 +318,30 @@ void husk_puser_clear(husk_puser *u)
   memset(u, 0, sizeof(*u));
 }
 
+struct json_object *husk_puser_json(const husk_puser *u)
+{
+  struct json_object *ju = json_object_new_object();
+  json_object_object_add(ju, "uid", json_object_new_int64(u->uid));
+  json_object_object_add(ju, "gid", json_object_new_int64(u->gid));
+  if (u->n_gids) {
+    struct json_object *ag = json_object_new_array();
+    for (size_t i = 0; i < u->n_gids; i++)
+      json_object_array_add(ag, json_object_new_int64(u->gids[i]));
+    json_object_object_add(ju, "additionalGids", ag);
+  }
+  return ju;
+}
+
+void husk_proc_console_size(struct json_object *proc, unsigned rows, unsigned cols)
+{
+  if (rows == 0 || cols == 0)
+    return;
+  struct json_object *cs = json_object_new_object();
+  json_object_object_add(cs, "height", json_object_new_int64(rows));
+  json_object_object_add(cs, "width", json_object_new_int64(cols));
+  json_object_object_add(proc, "consoleSize", cs);
+}
+
 static int parse_id(const char *s, uint32_t *out)
 {
   uint64_t v;
@@ -1079,22 +1103,9 @@ int husk_pspec_build(const husk_spec_input *in, struct json_object **out, husk_e
 
   struct json_object *proc = get_obj(root, "process");
   json_object_object_add(proc, "terminal", json_object_new_boolean(o->tty));
-  if (o->tty && o->console_rows && o->console_cols) {
-    struct json_object *cs = json_object_new_object();
-    json_object_object_add(cs, "height", json_object_new_int64(o->console_rows));
-    json_object_object_add(cs, "width", json_object_new_int64(o->console_cols));
-    json_object_object_add(proc, "consoleSize", cs);
-  }
-  struct json_object *ju = json_object_new_object();
-  json_object_object_add(ju, "uid", json_object_new_int64(pu.uid));
-  json_object_object_add(ju, "gid", json_object_new_int64(pu.gid));
-  if (pu.n_gids) {
-    struct json_object *ag = json_object_new_array();
-    for (size_t i = 0; i < pu.n_gids; i++)
-      json_object_array_add(ag, json_object_new_int64(pu.gids[i]));
-    json_object_object_add(ju, "additionalGids", ag);
-  }
-  json_object_object_add(proc, "user", ju);
+  if (o->tty)
+    husk_proc_console_size(proc, o->console_rows, o->console_cols);
+  json_object_object_add(proc, "user", husk_puser_json(&pu));
   husk_puser_clear(&pu);
   json_object_object_add(proc, "args", jstrv(args));
   json_object_object_add(proc, "env", jstrv(env));

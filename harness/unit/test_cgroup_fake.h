@@ -227,6 +227,31 @@ static inline void fake_hybrid(fake *f)
   husk_cgroup_set_self_for_testing("8:pids:/\n4:memory:/\n1:cpu,cpuacct:/\n0::/\n");
 }
 
+/* husk_cgroup_create that must succeed (path NULL: the default /husk/ID).
+ * Like the assert_* macros below, this wants <cmocka.h> included first. */
+static inline husk_cgroup *fake_create_ok(const char *id, const char *path, const husk_resources *r)
+{
+  husk_cgroup_config cfg = {.id = id, .cgroups_path = path, .resources = r};
+  husk_cgroup *cg = NULL;
+  husk_err err = {0};
+  if (husk_cgroup_create(&cfg, &cg, &err) < 0)
+    fail_msg("create failed: %s", err.msg);
+  assert_non_null(cg);
+  return cg;
+}
+
+/* husk_cgroup_create that must fail: returns the error message (static). */
+static inline const char *fake_create_error(const char *id, const husk_resources *r)
+{
+  static husk_err err;
+  husk_cgroup_config cfg = {.id = id, .resources = r};
+  husk_cgroup *cg = NULL;
+  memset(&err, 0, sizeof(err));
+  assert_true(husk_cgroup_create(&cfg, &cg, &err) < 0);
+  assert_null(cg);
+  return err.msg;
+}
+
 /* Parse a linux.resources JSON text (asserting success). */
 static inline husk_resources *res_parse(const char *json)
 {

@@ -10,17 +10,6 @@
 
 #include "test_cgroup_fake.h"
 
-static husk_cgroup *create_ok(const char *id, const husk_resources *r)
-{
-  husk_cgroup_config cfg = {.id = id, .resources = r};
-  husk_cgroup *cg = NULL;
-  husk_err err = {0};
-  if (husk_cgroup_create(&cfg, &cg, &err) < 0)
-    fail_msg("create failed: %s", err.msg);
-  assert_non_null(cg);
-  return cg;
-}
-
 static void test_cgroup_hybrid_limits_on_v1_unified_untouched(void **state)
 {
   (void)state;
@@ -28,7 +17,7 @@ static void test_cgroup_hybrid_limits_on_v1_unified_untouched(void **state)
   fake_hybrid(&f);
   husk_resources *r = res_parse("{\"memory\":{\"limit\":1048576},\"pids\":{\"limit\":20},"
                                 "\"cpu\":{\"shares\":1024}}");
-  husk_cgroup *cg = create_ok("c1", r);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, r);
   assert_journal("memory/husk/c1/memory.limit_in_bytes=1048576");
   assert_journal("pids/husk/c1/pids.max=20");
   assert_journal("cpu/husk/c1/cpu.shares=1024"); /* v1: shares as given */
@@ -81,7 +70,7 @@ static void test_cgroup_hybrid_hugetlb_on_unified(void **state)
   fake_hybrid(&f);
   husk_resources *r = res_parse("{\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":4194304},"
                                 "{\"pageSize\":\"1GB\",\"limit\":0}]}");
-  husk_cgroup *cg = create_ok("c1", r);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, r);
   assert_journal("unified/cgroup.subtree_control=+hugetlb");
   assert_journal("unified/husk/cgroup.subtree_control=+hugetlb");
   assert_journal("unified/husk/c1/hugetlb.2MB.max=4194304");
@@ -93,11 +82,9 @@ static void test_cgroup_hybrid_hugetlb_on_unified(void **state)
 
   /* a page size the kernel does not have: named */
   r = res_parse("{\"hugepageLimits\":[{\"pageSize\":\"16GB\",\"limit\":0}]}");
-  husk_cgroup_config cfg = {.id = "c2", .resources = r};
-  memset(&err, 0, sizeof(err));
-  assert_true(husk_cgroup_create(&cfg, &cg, &err) < 0);
-  assert_non_null(strstr(err.msg, "linux.resources.hugepageLimits"));
-  assert_non_null(strstr(err.msg, "hugetlb.16GB.max"));
+  const char *msg = fake_create_error("c2", r);
+  assert_non_null(strstr(msg, "linux.resources.hugepageLimits"));
+  assert_non_null(strstr(msg, "hugetlb.16GB.max"));
   assert_false(fake_exists(&f, "unified/husk/c2"));
   assert_false(fake_exists(&f, "memory/husk/c2"));
   husk_resources_free(r);
@@ -110,17 +97,14 @@ static void test_cgroup_hybrid_unified_keys_only_for_unified_controllers(void **
   fake f;
   fake_hybrid(&f);
   husk_resources *r = res_parse("{\"unified\":{\"memory.high\":\"1000000\"}}");
-  husk_cgroup_config cfg = {.id = "c1", .resources = r};
-  husk_cgroup *cg = NULL;
-  husk_err err = {0};
-  assert_true(husk_cgroup_create(&cfg, &cg, &err) < 0);
-  assert_non_null(strstr(err.msg, "linux.resources.unified.memory.high"));
-  assert_non_null(strstr(err.msg, "hybrid"));
+  const char *msg = fake_create_error("c1", r);
+  assert_non_null(strstr(msg, "linux.resources.unified.memory.high"));
+  assert_non_null(strstr(msg, "hybrid"));
   husk_resources_free(r);
 
   r = res_parse("{\"unified\":{\"hugetlb.2MB.max\":\"2097152\"}}");
-  cfg.resources = r;
-  assert_int_equal(husk_cgroup_create(&cfg, &cg, &err), 0);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, r);
+  husk_err err = {0};
   assert_journal("unified/cgroup.subtree_control=+hugetlb");
   assert_journal("unified/husk/c1/hugetlb.2MB.max=2097152");
   husk_cgroup_destroy(cg, &err);
@@ -134,7 +118,7 @@ static void test_cgroup_hybrid_open_saved_path(void **state)
   (void)state;
   fake f;
   fake_hybrid(&f);
-  husk_cgroup *cg = create_ok("c1", NULL);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, NULL);
   husk_cgroup *again = NULL;
   husk_err err = {0};
   assert_int_equal(husk_cgroup_open(husk_cgroup_path(cg), &again, &err), 0);

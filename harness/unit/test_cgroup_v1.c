@@ -21,24 +21,13 @@ static const char FULL[] =
     "\"devices\":[{\"allow\":false,\"access\":\"rwm\"},"
     "{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":3,\"access\":\"rw\"}]}";
 
-static husk_cgroup *create_ok(const char *id, const char *path, const husk_resources *r)
-{
-  husk_cgroup_config cfg = {.id = id, .cgroups_path = path, .resources = r};
-  husk_cgroup *cg = NULL;
-  husk_err err = {0};
-  if (husk_cgroup_create(&cfg, &cg, &err) < 0)
-    fail_msg("create failed: %s", err.msg);
-  assert_non_null(cg);
-  return cg;
-}
-
 static void test_cgroup_v1_create_writes_exactly_the_spec(void **state)
 {
   (void)state;
   fake f;
   fake_v1(&f, true);
   husk_resources *r = res_parse(FULL);
-  husk_cgroup *cg = create_ok("c1", NULL, r);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, r);
   assert_string_equal(husk_cgroup_path(cg), "/husk/c1");
   assert_int_equal(husk_cgroup_clone_fd(cg), -1);
 
@@ -104,7 +93,7 @@ static void test_cgroup_v1_no_resources_writes_nothing(void **state)
   (void)state;
   fake f;
   fake_v1(&f, true);
-  husk_cgroup *cg = create_ok("c0", NULL, NULL);
+  husk_cgroup *cg = fake_create_ok("c0", NULL, NULL);
   /* only the cpuset inheritance that makes the cgroup usable */
   const char *j = husk_cgroup_journal();
   for (const char *l = j; *l;) {
@@ -126,20 +115,16 @@ static void test_cgroup_v1_missing_controller_named_when_asked(void **state)
   fake f;
   fake_v1(&f, false); /* no pids hierarchy */
   husk_resources *r = res_parse("{\"memory\":{\"limit\":1048576},\"pids\":{\"limit\":10}}");
-  husk_cgroup_config cfg = {.id = "c1", .resources = r};
-  husk_cgroup *cg = NULL;
-  husk_err err = {0};
-  assert_true(husk_cgroup_create(&cfg, &cg, &err) < 0);
-  assert_null(cg);
-  assert_non_null(strstr(err.msg, "linux.resources.pids"));
-  assert_non_null(strstr(err.msg, "pids cgroup controller is not available"));
+  const char *msg = fake_create_error("c1", r);
+  assert_non_null(strstr(msg, "linux.resources.pids"));
+  assert_non_null(strstr(msg, "pids cgroup controller is not available"));
   assert_false(fake_exists(&f, "memory/husk/c1"));
   husk_resources_free(r);
 
   /* not asked for: skipped silently */
   r = res_parse("{\"memory\":{\"limit\":1048576}}");
-  cfg.resources = r;
-  assert_int_equal(husk_cgroup_create(&cfg, &cg, &err), 0);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, r);
+  husk_err err = {0};
   assert_journal("memory/husk/c1/memory.limit_in_bytes=1048576");
   assert_false(fake_exists(&f, "pids"));
   assert_int_equal(husk_cgroup_destroy(cg, &err), 0);
@@ -158,12 +143,9 @@ static void test_cgroup_v1_failure_leaves_nothing(void **state)
   snprintf(p, sizeof(p), "%s/memory/memory.memsw.limit_in_bytes", f.root);
   unlink(p);
   husk_resources *r = res_parse("{\"memory\":{\"limit\":1048576,\"swap\":4194304}}");
-  husk_cgroup_config cfg = {.id = "c1", .resources = r};
-  husk_cgroup *cg = NULL;
-  husk_err err = {0};
-  assert_true(husk_cgroup_create(&cfg, &cg, &err) < 0);
-  assert_non_null(strstr(err.msg, "linux.resources.memory.swap"));
-  assert_non_null(strstr(err.msg, "swap accounting"));
+  const char *msg = fake_create_error("c1", r);
+  assert_non_null(strstr(msg, "linux.resources.memory.swap"));
+  assert_non_null(strstr(msg, "swap accounting"));
   assert_false(fake_exists(&f, "memory/husk/c1"));
   assert_false(fake_exists(&f, "cpu,cpuacct/husk/c1"));
   assert_false(fake_exists(&f, "cpuset/husk/c1"));
@@ -171,8 +153,8 @@ static void test_cgroup_v1_failure_leaves_nothing(void **state)
 
   /* swap equal to the limit (no swap) is fine without memsw */
   r = res_parse("{\"memory\":{\"limit\":1048576,\"swap\":1048576}}");
-  cfg.resources = r;
-  assert_int_equal(husk_cgroup_create(&cfg, &cg, &err), 0);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, r);
+  husk_err err = {0};
   assert_no_journal("memsw");
   assert_int_equal(husk_cgroup_destroy(cg, &err), 0);
   husk_cgroup_free(cg);
@@ -186,11 +168,7 @@ static void test_cgroup_v1_existing_busy_cgroup_is_refused_and_kept(void **state
   fake f;
   fake_v1(&f, true);
   fake_file(&f, "memory/husk/c1/cgroup.procs", "123\n");
-  husk_cgroup_config cfg = {.id = "c1"};
-  husk_cgroup *cg = NULL;
-  husk_err err = {0};
-  assert_true(husk_cgroup_create(&cfg, &cg, &err) < 0);
-  assert_non_null(strstr(err.msg, "already exists and is not empty"));
+  assert_non_null(strstr(fake_create_error("c1", NULL), "already exists and is not empty"));
   assert_true(fake_exists(&f, "memory/husk/c1/cgroup.procs"));
   assert_false(fake_exists(&f, "pids/husk/c1"));
   fake_done(&f);
@@ -202,7 +180,7 @@ static void test_cgroup_v1_update_orders_memory_and_swap(void **state)
   fake f;
   fake_v1(&f, true);
   husk_resources *r = res_parse("{\"memory\":{\"limit\":104857600,\"swap\":209715200}}");
-  husk_cgroup *cg = create_ok("c1", NULL, r);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, r);
   husk_resources_free(r);
   husk_err err = {0};
 
@@ -251,7 +229,7 @@ static void test_cgroup_v1_relative_path_per_hierarchy(void **state)
   husk_cgroup_set_self_for_testing("9:name=systemd:/user.slice\n8:pids:/p\n4:memory:/outer/m\n"
                                    "1:cpu,cpuacct:/\n0::/\n");
   husk_resources *r = res_parse("{\"memory\":{\"limit\":1048576}}");
-  husk_cgroup *cg = create_ok("c2", "rel/c2", r);
+  husk_cgroup *cg = fake_create_ok("c2", "rel/c2", r);
   assert_journal("memory/outer/m/rel/c2/memory.limit_in_bytes=1048576");
   assert_true(fake_exists(&f, "pids/p/rel/c2"));
   assert_true(fake_exists(&f, "cpu,cpuacct/rel/c2"));
@@ -286,13 +264,13 @@ static void test_cgroup_v1_paths_podman_containerd_systemd(void **state)
   fake f;
   fake_v1(&f, true);
   husk_err err = {0};
-  husk_cgroup *cg = create_ok("x", "/libpod_parent/libpod-abc", NULL);
+  husk_cgroup *cg = fake_create_ok("x", "/libpod_parent/libpod-abc", NULL);
   assert_string_equal(husk_cgroup_path(cg), "/libpod_parent/libpod-abc");
   assert_true(fake_exists(&f, "memory/libpod_parent/libpod-abc"));
   husk_cgroup_destroy(cg, &err);
   husk_cgroup_free(cg);
 
-  cg = create_ok("x", "//default///ctr1/", NULL);
+  cg = fake_create_ok("x", "//default///ctr1/", NULL);
   assert_string_equal(husk_cgroup_path(cg), "/default/ctr1");
   husk_cgroup_destroy(cg, &err);
   husk_cgroup_free(cg);
@@ -342,7 +320,7 @@ static void test_cgroup_v1_freezer_and_state(void **state)
   (void)state;
   fake f;
   fake_v1(&f, true);
-  husk_cgroup *cg = create_ok("c1", NULL, NULL);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, NULL);
   husk_err err = {0};
   husk_cgroup_journal_reset();
   assert_int_equal(husk_cgroup_freeze(cg, true, &err), 0);
@@ -361,7 +339,7 @@ static void test_cgroup_v1_pids_and_stats(void **state)
   (void)state;
   fake f;
   fake_v1(&f, true);
-  husk_cgroup *cg = create_ok("c1", NULL, NULL);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, NULL);
   fake_file(&f, "pids/husk/c1/cgroup.procs", "11\n12\n");
   fake_file(&f, "pids/husk/c1/sub/cgroup.procs", "13\n");
   fake_file(&f, "pids/husk/c1/pids.current", "3\n");
@@ -430,11 +408,7 @@ static void test_cgroup_v1_unified_keys_need_v2(void **state)
   fake f;
   fake_v1(&f, true);
   husk_resources *r = res_parse("{\"unified\":{\"memory.high\":\"1000000\"}}");
-  husk_cgroup_config cfg = {.id = "c1", .resources = r};
-  husk_cgroup *cg = NULL;
-  husk_err err = {0};
-  assert_true(husk_cgroup_create(&cfg, &cg, &err) < 0);
-  assert_non_null(strstr(err.msg, "linux.resources.unified"));
+  assert_non_null(strstr(fake_create_error("c1", r), "linux.resources.unified"));
   assert_false(fake_exists(&f, "memory/husk/c1"));
   husk_resources_free(r);
   fake_done(&f);

@@ -24,24 +24,13 @@ static const char FULL[] =
 
 #define ALL "cpuset cpu io memory hugetlb pids rdma misc"
 
-static husk_cgroup *create_ok(const char *id, const husk_resources *r)
-{
-  husk_cgroup_config cfg = {.id = id, .resources = r};
-  husk_cgroup *cg = NULL;
-  husk_err err = {0};
-  if (husk_cgroup_create(&cfg, &cg, &err) < 0)
-    fail_msg("create failed: %s", err.msg);
-  assert_non_null(cg);
-  return cg;
-}
-
 static void test_cgroup_v2_create_converts_and_delegates(void **state)
 {
   (void)state;
   fake f;
   fake_v2(&f, ALL);
   husk_resources *r = res_parse(FULL);
-  husk_cgroup *cg = create_ok("c1", r);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, r);
   assert_string_equal(husk_cgroup_path(cg), "/husk/c1");
   assert_true(husk_cgroup_clone_fd(cg) >= 0);
 
@@ -85,7 +74,7 @@ static void test_cgroup_v2_create_converts_and_delegates(void **state)
 
   /* the next container: ancestors already delegate, nothing to write */
   husk_cgroup_journal_reset();
-  husk_cgroup *cg2 = create_ok("c2", NULL);
+  husk_cgroup *cg2 = fake_create_ok("c2", NULL, NULL);
   assert_string_equal(husk_cgroup_journal(), "");
   assert_true(fake_exists(&f, "husk/c2/memory.max"));
 
@@ -108,19 +97,15 @@ static void test_cgroup_v2_missing_controller(void **state)
   fake f;
   fake_v2(&f, "cpu memory");
   husk_resources *r = res_parse("{\"pids\":{\"limit\":10}}");
-  husk_cgroup_config cfg = {.id = "c1", .resources = r};
-  husk_cgroup *cg = NULL;
-  husk_err err = {0};
-  assert_true(husk_cgroup_create(&cfg, &cg, &err) < 0);
-  assert_non_null(strstr(err.msg, "linux.resources.pids: the pids cgroup controller is not "
-                                  "available"));
+  assert_non_null(strstr(fake_create_error("c1", r),
+                         "linux.resources.pids: the pids cgroup controller is not available"));
   assert_false(fake_exists(&f, "husk"));
   husk_resources_free(r);
 
   /* not asked for: only the available ones are delegated */
   r = res_parse("{\"memory\":{\"limit\":4096000}}");
-  cfg.resources = r;
-  assert_int_equal(husk_cgroup_create(&cfg, &cg, &err), 0);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, r);
+  husk_err err = {0};
   assert_journal("cgroup.subtree_control=+cpu +memory");
   assert_journal("husk/c1/memory.max=4096000");
   husk_cgroup_destroy(cg, &err);
@@ -144,12 +129,9 @@ static void test_cgroup_v2_unsupported_v1_only_options(void **state)
   };
   for (size_t i = 0; i < HUSK_ARRAY_SIZE(cases); i++) {
     husk_resources *r = res_parse(cases[i].json);
-    husk_cgroup_config cfg = {.id = "c1", .resources = r};
-    husk_cgroup *cg = NULL;
-    husk_err err = {0};
-    assert_true(husk_cgroup_create(&cfg, &cg, &err) < 0);
-    if (strstr(err.msg, cases[i].msg) == NULL)
-      fail_msg("%s: error \"%s\" lacks \"%s\"", cases[i].json, err.msg, cases[i].msg);
+    const char *msg = fake_create_error("c1", r);
+    if (strstr(msg, cases[i].msg) == NULL)
+      fail_msg("%s: error \"%s\" lacks \"%s\"", cases[i].json, msg, cases[i].msg);
     assert_false(fake_exists(&f, "husk/c1"));
     husk_resources_free(r);
   }
@@ -163,7 +145,7 @@ static void test_cgroup_v2_update(void **state)
   fake_v2(&f, ALL);
   husk_resources *r =
       res_parse("{\"memory\":{\"limit\":67108864},\"cpu\":{\"quota\":20000,\"period\":100000}}");
-  husk_cgroup *cg = create_ok("c1", r);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, r);
   husk_resources_free(r);
   husk_err err = {0};
 
@@ -208,7 +190,7 @@ static void test_cgroup_v2_freeze_and_open(void **state)
   (void)state;
   fake f;
   fake_v2(&f, ALL);
-  husk_cgroup *cg = create_ok("c1", NULL);
+  husk_cgroup *cg = fake_create_ok("c1", NULL, NULL);
   husk_cgroup *again = NULL;
   husk_err err = {0};
   assert_int_equal(husk_cgroup_open("/husk/c1", &again, &err), 0);

@@ -49,6 +49,19 @@ typedef struct husk_pull_opts {
 int husk_image_pull(husk_store *s, const char *name, const husk_pull_opts *o, FILE *out,
                     husk_err *err);
 
+/* ---- shared helpers (load.c) ---- */
+#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
+#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+
+struct json_object;
+void husk_it_jsonp(struct json_object **o);
+#define _cleanup_json_ __attribute__((cleanup(husk_it_jsonp)))
+/* o[key] when it is a string / an array, else NULL (o may be NULL). */
+const char *husk_it_jstr(struct json_object *o, const char *key);
+struct json_object *husk_it_jarr(struct json_object *o, const char *key);
+
 /* ---- shared helpers (extract.c) ---- */
 /* Read a file inside root (resolved with RESOLVE_IN_ROOT) into memory, at
  * most max bytes. */

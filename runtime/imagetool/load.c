@@ -19,20 +19,6 @@
 
 #define MAX_JSON (16u << 20)
 
-#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
-#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-
-static void jsonp(json_object **o)
-{
-  if (o && *o) {
-    json_object_put(*o);
-    *o = NULL;
-  }
-}
-#define _cleanup_json_ __attribute__((cleanup(jsonp)))
-
 struct img_src {
   char *config_path;
   char *config_digest; /* expected, or NULL */
@@ -58,7 +44,17 @@ static void img_src_free(struct img_src *m)
   memset(m, 0, sizeof(*m));
 }
 
-static const char *jstr(json_object *o, const char *key)
+/* ---- shared with registry.c (imagetool.h) ---- */
+
+void husk_it_jsonp(struct json_object **o)
+{
+  if (o && *o) {
+    json_object_put(*o);
+    *o = NULL;
+  }
+}
+
+const char *husk_it_jstr(struct json_object *o, const char *key)
 {
   json_object *v;
   if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
@@ -66,7 +62,7 @@ static const char *jstr(json_object *o, const char *key)
   return NULL;
 }
 
-static json_object *jarr(json_object *o, const char *key)
+struct json_object *husk_it_jarr(struct json_object *o, const char *key)
 {
   json_object *v;
   if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_array))
@@ -166,7 +162,7 @@ static int import_image(husk_store *s, int rootfd, struct img_src *m, FILE *out,
     return r;
   json_object *rootfs = NULL;
   json_object_object_get_ex(cj, "rootfs", &rootfs);
-  json_object *diffs = jarr(rootfs, "diff_ids");
+  json_object *diffs = husk_it_jarr(rootfs, "diff_ids");
   size_t nd = diffs ? json_object_array_length(diffs) : 0;
   if (nd != m->n)
     return husk_errorf_plain(err, EINVAL,
@@ -266,8 +262,8 @@ static int load_docker_archive(husk_store *s, int rootfd, FILE *out, husk_err *e
     return husk_errorf_plain(err, EINVAL, "manifest.json lists no images");
   for (size_t i = 0; i < json_object_array_length(man); i++) {
     json_object *e = json_object_array_get_idx(man, i);
-    const char *config = jstr(e, "Config");
-    json_object *layers = jarr(e, "Layers");
+    const char *config = husk_it_jstr(e, "Config");
+    json_object *layers = husk_it_jarr(e, "Layers");
     if (config == NULL || layers == NULL)
       return husk_errorf_plain(err, EINVAL, "manifest.json entry %zu has no Config or Layers",
                                i + 1);
@@ -286,7 +282,7 @@ static int load_docker_archive(husk_store *s, int rootfd, FILE *out, husk_err *e
       m.layer_paths[k] = husk_xstrdup(json_object_get_string(l));
       m.layer_digests[k] = digest_from_path(m.layer_paths[k]);
     }
-    json_object *tags = jarr(e, "RepoTags");
+    json_object *tags = husk_it_jarr(e, "RepoTags");
     for (size_t k = 0; tags && k < json_object_array_length(tags); k++) {
       json_object *t = json_object_array_get_idx(tags, k);
       if (!json_object_is_type(t, json_type_string))
@@ -337,8 +333,8 @@ static bool platform_matches(json_object *desc, const char *arch)
   json_object *p = NULL;
   if (!json_object_object_get_ex(desc, "platform", &p))
     return false;
-  const char *os = jstr(p, "os");
-  const char *a = jstr(p, "architecture");
+  const char *os = husk_it_jstr(p, "os");
+  const char *a = husk_it_jstr(p, "architecture");
   return os && a && strcmp(os, "linux") == 0 && strcmp(a, arch) == 0;
 }
 
@@ -346,10 +342,10 @@ static char *descriptor_name(json_object *desc, husk_err *err)
 {
   json_object *ann = NULL;
   json_object_object_get_ex(desc, "annotations", &ann);
-  const char *full = jstr(ann, "io.containerd.image.name");
+  const char *full = husk_it_jstr(ann, "io.containerd.image.name");
   if (full)
     return normalize_name(full, err);
-  const char *name = jstr(ann, "org.opencontainers.image.ref.name");
+  const char *name = husk_it_jstr(ann, "org.opencontainers.image.ref.name");
   /* a bare tag ("latest") names no repository: the image is loaded untagged */
   if (name && (strchr(name, ':') || strchr(name, '/') || strchr(name, '@')))
     return normalize_name(name, err);
@@ -361,7 +357,7 @@ static int load_oci_descriptor(husk_store *s, int rootfd, json_object *desc, con
 {
   if (depth > 4)
     return husk_errorf_plain(err, ELOOP, "OCI index nested too deeply");
-  const char *digest = jstr(desc, "digest");
+  const char *digest = husk_it_jstr(desc, "digest");
   _cleanup_free_ char *buf = NULL;
   size_t len = 0;
   int r = read_oci_blob(rootfd, digest, &buf, &len, err);
@@ -371,11 +367,11 @@ static int load_oci_descriptor(husk_store *s, int rootfd, json_object *desc, con
   r = parse_json(buf, len, digest, &doc, err);
   if (r < 0)
     return r;
-  const char *mt = jstr(desc, "mediaType");
+  const char *mt = husk_it_jstr(desc, "mediaType");
   if (mt == NULL)
-    mt = jstr(doc, "mediaType");
-  if (is_index_type(mt) || (mt == NULL && jarr(doc, "manifests"))) {
-    json_object *ms = jarr(doc, "manifests");
+    mt = husk_it_jstr(doc, "mediaType");
+  if (is_index_type(mt) || (mt == NULL && husk_it_jarr(doc, "manifests"))) {
+    json_object *ms = husk_it_jarr(doc, "manifests");
     const char *arch = husk_host_platform_arch();
     json_object *pick = NULL;
     size_t n = ms ? json_object_array_length(ms) : 0;
@@ -390,10 +386,10 @@ static int load_oci_descriptor(husk_store *s, int rootfd, json_object *desc, con
   }
   json_object *config = NULL;
   json_object_object_get_ex(doc, "config", &config);
-  json_object *layers = jarr(doc, "layers");
+  json_object *layers = husk_it_jarr(doc, "layers");
   if (config == NULL || layers == NULL)
     return husk_errorf_plain(err, EINVAL, "manifest %s has no config or layers", digest);
-  const char *cd = jstr(config, "digest");
+  const char *cd = husk_it_jstr(config, "digest");
   if (!husk_digest_valid(cd))
     return husk_errorf_plain(err, EINVAL, "manifest %s: bad config digest", digest);
   /* keep the manifest as a blob: its digest is the image's repo digest */
@@ -408,7 +404,7 @@ static int load_oci_descriptor(husk_store *s, int rootfd, json_object *desc, con
   m.layer_paths = husk_xcalloc(m.n + 1, sizeof(char *));
   m.layer_digests = husk_xcalloc(m.n + 1, sizeof(char *));
   for (size_t k = 0; k < m.n; k++) {
-    const char *ld = jstr(json_object_array_get_idx(layers, k), "digest");
+    const char *ld = husk_it_jstr(json_object_array_get_idx(layers, k), "digest");
     if (!husk_digest_valid(ld)) {
       img_src_free(&m);
       return husk_errorf_plain(err, EINVAL, "manifest %s: bad layer digest", digest);
@@ -438,7 +434,7 @@ static int load_oci_archive(husk_store *s, int rootfd, FILE *out, husk_err *err)
   r = parse_json(buf, len, "index.json", &idx, err);
   if (r < 0)
     return r;
-  json_object *ms = jarr(idx, "manifests");
+  json_object *ms = husk_it_jarr(idx, "manifests");
   if (ms == NULL || json_object_array_length(ms) == 0)
     return husk_errorf_plain(err, EINVAL, "index.json lists no images");
   for (size_t i = 0; i < json_object_array_length(ms); i++) {

@@ -24,37 +24,8 @@
 #define MAX_MANIFEST (8u << 20)
 #define MAX_CONFIG   (32u << 20)
 
-#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
-#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define MANIFEST_ACCEPT                                                                            \
   "Accept: " MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST
-
-static void jsonp(json_object **o)
-{
-  if (o && *o) {
-    json_object_put(*o);
-    *o = NULL;
-  }
-}
-#define _cleanup_json_ __attribute__((cleanup(jsonp)))
-
-static const char *jstr(json_object *o, const char *key)
-{
-  json_object *v;
-  if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-    return json_object_get_string(v);
-  return NULL;
-}
-
-static json_object *jarr(json_object *o, const char *key)
-{
-  json_object *v;
-  if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_array))
-    return v;
-  return NULL;
-}
 
 /* ---- progress ---- */
 
@@ -348,9 +319,9 @@ static int fetch_token(struct reg *g, const char *challenge, husk_err *err)
     return husk_errorf_plain(err, EACCES, "token server %s answered HTTP %ld", realm, st);
   }
   json_object *o = json_tokener_parse(r.body ? r.body : "");
-  const char *tok = jstr(o, "token");
+  const char *tok = husk_it_jstr(o, "token");
   if (tok == NULL)
-    tok = jstr(o, "access_token");
+    tok = husk_it_jstr(o, "access_token");
   if (tok == NULL) {
     json_object_put(o);
     resp_free(&r);
@@ -415,7 +386,7 @@ static int status_error(struct reg *g, const char *what, long status, const char
 
 static char *media_type(const struct resp *r, json_object *doc)
 {
-  const char *mt = jstr(doc, "mediaType");
+  const char *mt = husk_it_jstr(doc, "mediaType");
   if (mt)
     return husk_xstrdup(mt);
   if (r->content_type) {
@@ -500,7 +471,7 @@ static bool is_index(const struct manifest *m)
 {
   if (m->media_type)
     return strcmp(m->media_type, MT_OCI_INDEX) == 0 || strcmp(m->media_type, MT_DOCKER_LIST) == 0;
-  return jarr(m->doc, "manifests") != NULL;
+  return husk_it_jarr(m->doc, "manifests") != NULL;
 }
 
 struct platform {
@@ -523,15 +494,15 @@ static int parse_platform(const char *s, struct platform *p, husk_err *err)
 
 static const char *pick_manifest(json_object *index, const struct platform *p)
 {
-  json_object *ms = jarr(index, "manifests");
+  json_object *ms = husk_it_jarr(index, "manifests");
   size_t n = ms ? json_object_array_length(ms) : 0;
   const char *fallback = NULL;
   for (size_t i = 0; i < n; i++) {
     json_object *d = json_object_array_get_idx(ms, i);
     json_object *pl = NULL;
     json_object_object_get_ex(d, "platform", &pl);
-    const char *os = jstr(pl, "os"), *arch = jstr(pl, "architecture");
-    const char *variant = jstr(pl, "variant");
+    const char *os = husk_it_jstr(pl, "os"), *arch = husk_it_jstr(pl, "architecture");
+    const char *variant = husk_it_jstr(pl, "variant");
     if (os == NULL || arch == NULL || strcmp(os, p->os) != 0 || strcmp(arch, p->arch) != 0)
       continue;
     if (p->variant[0] && (variant == NULL || strcmp(variant, p->variant) != 0))
@@ -539,10 +510,10 @@ static const char *pick_manifest(json_object *index, const struct platform *p)
     /* arm64 images mostly say variant v8: prefer it, accept any */
     if (!p->variant[0] && variant && strcmp(p->arch, "arm64") == 0 && strcmp(variant, "v8") != 0) {
       if (fallback == NULL)
-        fallback = jstr(d, "digest");
+        fallback = husk_it_jstr(d, "digest");
       continue;
     }
-    return jstr(d, "digest");
+    return husk_it_jstr(d, "digest");
   }
   return fallback;
 }
@@ -693,8 +664,8 @@ int husk_image_pull(husk_store *s, const char *name, const husk_pull_opts *o, FI
 
   json_object *config = NULL;
   json_object_object_get_ex(man.doc, "config", &config);
-  const char *cdig = jstr(config, "digest");
-  json_object *layers = jarr(man.doc, "layers");
+  const char *cdig = husk_it_jstr(config, "digest");
+  json_object *layers = husk_it_jarr(man.doc, "layers");
   if (!husk_digest_valid(cdig) || layers == NULL) {
     r = husk_errorf_plain(err, EINVAL, "manifest %s has no valid config or layers", man.digest);
     goto out;
@@ -713,7 +684,7 @@ int husk_image_pull(husk_store *s, const char *name, const husk_pull_opts *o, FI
   json_object *rootfs = NULL;
   if (cfgj)
     json_object_object_get_ex(cfgj, "rootfs", &rootfs);
-  json_object *diffs = jarr(rootfs, "diff_ids");
+  json_object *diffs = husk_it_jarr(rootfs, "diff_ids");
   nl = json_object_array_length(layers);
   if (diffs == NULL || json_object_array_length(diffs) != nl) {
     r = husk_errorf_plain(err, EINVAL, "image %s: the config lists %zu layers, the manifest %zu",
@@ -725,7 +696,7 @@ int husk_image_pull(husk_store *s, const char *name, const husk_pull_opts *o, FI
   sizes = husk_xcalloc(nl + 1, sizeof(uint64_t));
   for (size_t i = 0; i < nl; i++) {
     json_object *l = json_object_array_get_idx(layers, i);
-    const char *ld = jstr(l, "digest");
+    const char *ld = husk_it_jstr(l, "digest");
     json_object *d = json_object_array_get_idx(diffs, i);
     const char *diff = json_object_is_type(d, json_type_string) ? json_object_get_string(d) : NULL;
     if (!husk_digest_valid(ld) || !husk_digest_valid(diff)) {
