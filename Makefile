@@ -59,6 +59,9 @@ bench-trace: build ## Measure husk-trace's overhead on `unshare -fpimun true`
 bench-net: build ## Measure what networking adds to `husk run`
 	bash bench/net-cost.sh $(abspath $(BUILD))
 
+soak: build ## Reliability soak: 1000 sequential / 50 parallel starts, faults, host-state diff (root)
+	bash bench/soak.sh $(abspath $(BUILD))
+
 bench: deps build ## Run the start-latency benchmarks (writes bench/results/)
 	bash bench/run.sh $(abspath $(BUILD))
 

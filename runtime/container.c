@@ -384,6 +384,18 @@ static int save_state(runtime_ctx *c, const husk_create_opts *o, husk_err *err)
   return husk_state_save(c->statedir, &st, err);
 }
 
+static int save_early_state(runtime_ctx *c, const husk_create_opts *o, husk_err *err)
+{
+  husk_state st = {.id = (char *)o->id,
+                   .bundle = c->bundle,
+                   .rootfs = c->rootfs,
+                   .oci_version = c->spec->oci_version,
+                   .cgroup_path = (char *)husk_cgroup_path(c->cg),
+                   .annotations = c->spec->annotations,
+                   .n_annotations = c->spec->n_annotations};
+  return husk_state_save(c->statedir, &st, err);
+}
+
 static char *ctx_state_json(runtime_ctx *c, const char *id, husk_status status)
 {
   husk_state st = {.id = (char *)id,
@@ -444,6 +456,12 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
     return r;
   c->created_statedir = true;
   flock(c->statedir, LOCK_EX);
+  /* a `delete --force` may have removed the directory before we locked it */
+  struct stat sb;
+  if (fstat(c->statedir, &sb) == 0 && sb.st_nlink == 0) {
+    c->created_statedir = false;
+    return husk_errorf_plain(err, ENOENT, "container %s was deleted while being created", o->id);
+  }
 
   if ((r = husk_ns_plan_init(spec, &c->plan, err)) < 0)
     return r;
@@ -457,6 +475,10 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
                             .n_devices = spec->n_devices,
                             .rootless = geteuid() != 0};
   if ((r = husk_cgroup_create(&cgc, &c->cg, err)) < 0)
+    return r;
+  /* From here on the state names the cgroup (pid 0: not running), so that
+   * `delete --force` finds it even if we are killed before the end. */
+  if (c->cg && (r = save_early_state(c, o, err)) < 0)
     return r;
 
   if (spec->seccomp && (r = compile_seccomp(o->root, spec->seccomp, &c->seccomp, err)) < 0)
@@ -893,6 +915,25 @@ static void wait_gone(pid_t pid, uint64_t start_time)
   close(pidfd);
 }
 
+/* A create killed while it made the default cgroup (before state.json named
+ * it) leaves empty directories /husk/<id>: remove them, but only when no
+ * process is in them (then they cannot be another container's). */
+static void remove_orphan_cgroup(const char *id)
+{
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "/husk/%s", id);
+  husk_cgroup *cg = NULL;
+  husk_err e;
+  if (husk_cgroup_open(path, &cg, &e) < 0)
+    return;
+  pid_t *pids = NULL;
+  size_t n = 0;
+  if (husk_cgroup_pids(cg, &pids, &n, &e) == 0 && n == 0)
+    husk_cgroup_destroy(cg, &e);
+  free(pids);
+  husk_cgroup_free(cg);
+}
+
 int husk_container_delete(const char *root, const char *id, bool force, husk_err *err)
 {
   _cleanup_close_ int lock = -1;
@@ -905,6 +946,7 @@ int husk_container_delete(const char *root, const char *id, bool force, husk_err
   _cleanup_state_ husk_state *st = NULL;
   if ((r = husk_state_load(root, id, &st, err)) < 0) {
     if (force) {
+      remove_orphan_cgroup(id);
       remove_state_dir(root, id);
       return 0;
     }

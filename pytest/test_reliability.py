@@ -1,0 +1,540 @@
+"""Reliability under load and faults (issue 9): many starts leak nothing,
+concurrent commands on one id are serialized or refused cleanly, and a runtime
+killed with SIGKILL at any stage of a start leaves only what
+`delete --force` removes.
+
+Every test is selected by `-k reliability`.  The counts here are small enough
+for CI (RELIABILITY_SEQ=200, RELIABILITY_PAR=20 by default); `make soak`
+(bench/soak.sh) runs the same tests with the full counts.
+
+Each test compares a host-state snapshot (husktest/snapshot.py: mounts,
+cgroups, netns, veths, nftables, state dirs, IPAM leases, our fds, processes
+naming the test's dirs) before and after.
+"""
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from husktest import host
+from husktest.snapshot import CreatedNames, Scope, settle_diff, snapshot
+
+SEQ = int(os.environ.get("RELIABILITY_SEQ", "200"))
+PAR = int(os.environ.get("RELIABILITY_PAR", "20"))
+PSEQ = int(os.environ.get("RELIABILITY_PORCELAIN_SEQ", "20"))
+PPAR = int(os.environ.get("RELIABILITY_PORCELAIN_PAR", "8"))
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _assert_no_leaks(before, scope, what):
+    d = settle_diff(before, scope)
+    assert d == [], f"{what} leaked:\n  " + "\n  ".join(d)
+
+
+def _run(argv, timeout=30, stdout=subprocess.PIPE, **kw):
+    try:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE,
+                              text=True, timeout=timeout, **kw)  # fmt: skip
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"hung for {timeout}s: {' '.join(map(str, argv))}\n{e.stderr}", pytrace=False)
+
+
+def _describe(p):
+    return f"`{' '.join(map(str, p.args))}` -> {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}"
+
+
+@pytest.fixture
+def rel(oci, bundle, workdir):
+    """The oci runtime, a /bin/true bundle, a unique id prefix and the scope
+    of the host snapshot."""
+    token = f"rel{secrets.token_hex(3)}"
+    bundle.set_args("/bin/true")
+    bundle.write()
+    scope = Scope(paths=[str(workdir)], fragments=[token], state_roots=[oci.root])
+    return {"oci": oci, "bundle": bundle, "token": token, "scope": scope, "workdir": workdir}
+
+
+# ---- load -------------------------------------------------------------------------------
+
+
+def test_reliability_sequential_oci_runs_leak_nothing(rel):
+    oci, b, tok = rel["oci"], rel["bundle"], rel["token"]
+    oci("list", check=True)  # the state root exists before the snapshot
+    before = snapshot(rel["scope"])
+    t0 = time.monotonic()
+    for i in range(SEQ):
+        p = _run(oci.argv("run", "--bundle", b.path, f"{tok}-s{i}"))
+        assert p.returncode == 0, f"run {i} of {SEQ} failed:\n{_describe(p)}"
+    elapsed = time.monotonic() - t0
+    _assert_no_leaks(before, rel["scope"], f"{SEQ} sequential `oci run`")
+    print(f"\n{SEQ} sequential oci runs in {elapsed:.1f}s ({1000 * elapsed / SEQ:.1f} ms each)")
+
+
+def test_reliability_parallel_oci_runs_leak_nothing(rel):
+    oci, b, tok = rel["oci"], rel["bundle"], rel["token"]
+    oci("list", check=True)
+    before = snapshot(rel["scope"])
+    rounds = max(1, int(os.environ.get("RELIABILITY_PAR_ROUNDS", "2")))
+    for r in range(rounds):
+        with ThreadPoolExecutor(PAR) as ex:
+            argvs = [oci.argv("run", "--bundle", b.path, f"{tok}-p{r}-{i}") for i in range(PAR)]
+            results = list(ex.map(lambda a: _run(a, timeout=60), argvs))
+        bad = [_describe(p) for p in results if p.returncode != 0]
+        assert not bad, f"{len(bad)} of {PAR} parallel runs failed:\n" + "\n".join(bad[:3])
+    _assert_no_leaks(before, rel["scope"], f"{PAR}-way parallel `oci run`")
+
+
+# ---- the porcelain ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def porcelain(oci_binary, workdir):
+    """`husk --data-root D --root S`, skipped when the build has no `husk run`."""
+    binary = os.environ.get("HUSK") or str(Path(oci_binary).parent / "husk")
+    if not os.access(binary, os.X_OK):
+        pytest.skip(f"porcelain binary {binary} not built")
+    if _run([binary, "run", "--help"]).returncode != 0:
+        pytest.skip("this build has no `husk run`")
+    if not any(os.path.isfile(c) for c in ("/bin/busybox", "/usr/bin/busybox")):
+        pytest.skip("no /bin/busybox for the embedded busybox image (busybox-static)")
+    data, state = workdir / "data", workdir / "pstate"
+
+    def husk(*args, timeout=60):
+        return _run([binary, "--data-root", str(data), "--root", str(state), *map(str, args)],
+                    timeout=timeout)  # fmt: skip
+
+    husk.data, husk.state = data, state
+    yield husk
+    # leave nothing: remove every container the test kept
+    p = husk("ps", "-a", "-q")
+    ids = p.stdout.split()
+    if ids:
+        husk("rm", "-f", *ids)
+
+
+def _porcelain_scope(workdir, husk):
+    return Scope(paths=[str(workdir)], state_roots=[str(husk.state)], data_roots=[str(husk.data)])
+
+
+def test_reliability_sequential_porcelain_runs_leak_nothing(porcelain, workdir):
+    p = porcelain("run", "--rm", "busybox", "true")  # unpacks the image once
+    assert p.returncode == 0, _describe(p)
+    scope = _porcelain_scope(workdir, porcelain)
+    before = snapshot(scope)
+    watch = CreatedNames(porcelain.data / "containers")
+    for i in range(PSEQ):
+        p = porcelain("run", "--rm", "busybox", "true")
+        assert p.returncode == 0, f"husk run {i} failed:\n{_describe(p)}"
+    watch.close()
+    scope.fragments += sorted(watch.names)  # the container ids: their cgroups count
+    assert len(watch.names) >= PSEQ, watch.names
+    assert porcelain("ps", "-a", "-q").stdout.split() == []
+    _assert_no_leaks(before, scope, f"{PSEQ} sequential `husk run --rm`")
+
+
+def test_reliability_parallel_porcelain_runs_leak_nothing(porcelain, workdir):
+    p = porcelain("run", "--rm", "busybox", "true")
+    assert p.returncode == 0, _describe(p)
+    scope = _porcelain_scope(workdir, porcelain)
+    before = snapshot(scope)
+    watch = CreatedNames(porcelain.data / "containers")
+    with ThreadPoolExecutor(PPAR) as ex:
+        results = list(ex.map(lambda _: porcelain("run", "--rm", "busybox", "true", timeout=120),
+                              range(PPAR)))  # fmt: skip
+    watch.close()
+    scope.fragments += sorted(watch.names)
+    bad = [_describe(p) for p in results if p.returncode != 0]
+    assert not bad, f"{len(bad)} of {PPAR} parallel husk runs failed:\n" + "\n".join(bad[:3])
+    assert porcelain("ps", "-a", "-q").stdout.split() == []
+    _assert_no_leaks(before, scope, f"{PPAR}-way parallel `husk run --rm`")
+
+
+def test_reliability_lost_run_dir_leaves_the_data_root_usable(porcelain, workdir):
+    """A reboot loses /run (the --root): the data root must still work."""
+    p = porcelain("run", "--name", "kept", "busybox", "true")
+    assert p.returncode == 0, _describe(p)
+    shutil.rmtree(porcelain.state)
+    p = porcelain("ps", "-a", "--format", "json")
+    assert p.returncode == 0, _describe(p)
+    rows = [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
+    assert [r["Names"] for r in rows] == ["kept"], rows
+    p = porcelain("run", "--rm", "busybox", "echo", "alive")
+    assert p.returncode == 0 and p.stdout == "alive\n", _describe(p)
+    p = porcelain("rm", "kept")
+    assert p.returncode == 0, _describe(p)
+    assert porcelain("ps", "-a", "-q").stdout.split() == []
+
+
+# ---- concurrency on one id --------------------------------------------------------------
+
+
+def _one_line_error(p):
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    return len(lines) == 1
+
+
+def test_reliability_start_kill_delete_race_is_serialized(oci, make_bundle, workdir):
+    b = make_bundle(("/bin/sleep", "1000"))
+    scope = Scope(paths=[str(workdir)], state_roots=[oci.root])
+    oci("list", check=True)
+    before = snapshot(scope)
+    for rnd in range(4):
+        cid = oci.new_id(f"race{rnd}")
+        scope.fragments.append(cid)
+        oci.create(b, cid)
+        cmds = [("start", cid), ("kill", cid, "KILL"), ("delete", "--force", cid),
+                ("state", cid), ("start", cid), ("kill", cid, "TERM")]  # fmt: skip
+        if rnd % 2:
+            cmds.reverse()
+        barrier = threading.Barrier(len(cmds))
+
+        def go(args):
+            barrier.wait()
+            return _run(oci.argv(*args), timeout=20)
+
+        with ThreadPoolExecutor(len(cmds)) as ex:
+            results = list(ex.map(go, cmds))
+        for p in results:
+            assert p.returncode == 0 or _one_line_error(p), f"unclean failure:\n{_describe(p)}"
+        # delete --force ran: whatever order, the container is gone
+        assert results[cmds.index(("delete", "--force", cid))].returncode == 0
+        st = _run(oci.argv("state", cid))
+        assert st.returncode != 0 and "does not exist" in st.stderr, _describe(st)
+    _assert_no_leaks(before, scope, "start/kill/delete races")
+
+
+def test_reliability_two_creates_of_one_id_exactly_one_wins(oci, make_bundle, workdir):
+    scope = Scope(paths=[str(workdir)], state_roots=[oci.root])
+    oci("list", check=True)
+    before = snapshot(scope)
+    bundles = [make_bundle(("/bin/sleep", "1000")) for _ in range(2)]
+    for b in bundles:
+        b.write()
+    for rnd in range(5):
+        cid = oci.new_id(f"twin{rnd}")
+        scope.fragments.append(cid)
+        barrier = threading.Barrier(2)
+
+        def go(b, cid=cid):
+            barrier.wait()
+            # the init keeps create's stdio: files, not pipes
+            with open(b.path / "out.log", "w") as out, open(b.path / "err.log", "w+") as err:
+                p = subprocess.run(oci.argv("create", "--bundle", b.path, cid), timeout=20,
+                                   stdin=subprocess.DEVNULL, stdout=out, stderr=err)  # fmt: skip
+                err.seek(0)
+                p.stdout, p.stderr = "", err.read()
+                return p
+
+        with ThreadPoolExecutor(2) as ex:
+            results = list(ex.map(go, bundles))
+        won = [p for p in results if p.returncode == 0]
+        lost = [p for p in results if p.returncode != 0]
+        assert len(won) == 1, "exactly one create must win:\n" + "\n".join(map(_describe, results))
+        assert _one_line_error(lost[0]) and "already exists" in lost[0].stderr, _describe(lost[0])
+        st = oci.state(cid)
+        assert st["status"] == "created", st
+        winner = bundles[results.index(won[0])]
+        assert st["bundle"] == str(winner.path), "the loser changed the winner's state"
+        oci.start(cid)
+        assert oci.status(cid) == "running"
+        oci.delete(cid, force=True)
+    _assert_no_leaks(before, scope, "concurrent creates")
+
+
+def test_reliability_concurrent_delete_force(oci, make_bundle, workdir):
+    b = make_bundle(("/bin/sleep", "1000"))
+    scope = Scope(paths=[str(workdir)], state_roots=[oci.root])
+    oci("list", check=True)
+    before = snapshot(scope)
+    for rnd in range(3):
+        cid = oci.new_id(f"del{rnd}")
+        scope.fragments.append(cid)
+        oci.create(b, cid)
+        if rnd % 2 == 0:
+            oci.start(cid)
+        barrier = threading.Barrier(5)
+
+        def go(_, cid=cid):
+            barrier.wait()
+            return _run(oci.argv("delete", "--force", cid), timeout=20)
+
+        with ThreadPoolExecutor(5) as ex:
+            results = list(ex.map(go, range(5)))
+        bad = [_describe(p) for p in results if p.returncode != 0]
+        assert not bad, "concurrent delete --force failed:\n" + "\n".join(bad)
+        assert oci.state(cid, check=False) is None
+    _assert_no_leaks(before, scope, "concurrent delete --force")
+
+
+# ---- faults -----------------------------------------------------------------------------
+
+
+def _strace_available():
+    return shutil.which("strace") is not None
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def traced(argv, workdir, name, strace_args=(), timeout=30):
+    """Run argv under `strace -f -I1 [strace_args]`, the trace written to
+    workdir/<name>.trace.  Returns (exit status of the runtime, trace path).
+    Once the runtime process is gone, strace is told to detach (SIGTERM)
+    from whatever it still traces (a container init waiting for `start`)."""
+    trace = workdir / f"{name}.trace"
+    with open(workdir / f"{name}.out", "w") as out:
+        p = subprocess.Popen(
+            ["strace", "-f", "-I1", "-qq", "-o", str(trace), *strace_args, *argv],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+        )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    rt = None
+    while time.monotonic() < deadline and p.poll() is None:
+        if rt is None:
+            kids = _children(p.pid)
+            rt = kids[0] if kids else None
+        elif not host.pid_alive(rt):
+            try:
+                p.wait(timeout=1.0)  # everything it traced exited
+            except subprocess.TimeoutExpired:
+                p.send_signal(signal.SIGTERM)  # detach from the survivors
+            break
+        time.sleep(0.01)
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        pytest.fail(f"strace did not finish: {argv}", pytrace=False)
+    return trace, (workdir / f"{name}.out").read_text()
+
+
+def _syscalls_of(trace, pid):
+    """[(name, line)] of the syscalls pid made, in order (strace -f -o format)."""
+    out = []
+    for line in Path(trace).read_text().splitlines():
+        head, _, rest = line.partition(" ")
+        rest = rest.lstrip()
+        if head != str(pid) or "(" not in rest or rest.startswith(("---", "+++", "<...")):
+            continue
+        out.append((rest.split("(", 1)[0], rest))
+    return out
+
+
+def _first_pid(trace):
+    for line in Path(trace).read_text().splitlines():
+        return int(line.split(None, 1)[0])
+    return None
+
+
+STAGES = {
+    # stage: (syscall, how to find the N-th call of it in the runtime's own trace)
+    "after-state-dir-mkdir": ("flock", lambda calls, cid: 1),
+    "first-cgroup-mkdir": ("mkdirat", lambda calls, cid: _nth(calls, "mkdirat", f"/{cid}\"", 1)),
+    "middle-cgroup-mkdir": ("mkdirat", lambda calls, cid: _nth(calls, "mkdirat", f"/{cid}\"", 4)),
+    "clone3": ("clone3", lambda calls, cid: 1),
+    "state-json-rename": ("renameat", lambda calls, cid: _nth(calls, "renameat", "state.json", -1)),
+}
+AFTER_CGROUP = ("clone3", "cgroup-procs-write", "state-json-rename")
+INIT_STAGES = {"init-mount": "mount", "init-pivot-root": "pivot_root", "init-execve": "execve"}
+
+
+def _nth(calls, name, mention, k):
+    """1-based index among `name` calls of the k-th one mentioning `mention`
+    (k=-1: the last)."""
+    hits, i = [], 0
+    for n, line in calls:
+        if n == name:
+            i += 1
+            if mention in line:
+                hits.append(i)
+    assert hits, f"no {name} mentioning {mention} in the calibration trace"
+    return hits[k if k < 0 else k - 1]
+
+
+@pytest.fixture
+def fault(oci, make_bundle, workdir):
+    if not _strace_available():
+        pytest.skip("strace is not installed (apt-get install strace)")
+    b = make_bundle(("/bin/sleep", "1000"))
+    b.write()
+    oci("list", check=True)
+    # calibration: a normal create, traced, to count syscalls
+    cid = oci.new_id("calib")
+    trace, out = traced(oci.argv("create", "--bundle", b.path, cid), workdir, "calib")
+    st = oci.state(cid, check=False)
+    assert st and st["status"] == "created", f"calibration create failed: {out}"
+    oci.delete(cid, force=True)
+    calls = _syscalls_of(trace, _first_pid(trace))
+    return {"oci": oci, "bundle": b, "calls": calls, "calib_id": cid}
+
+
+def _check_clean_after_fault(oci, cid, scope, before, stage, out):
+    lst = _run(oci.argv("list", "--format", "json"))
+    assert lst.returncode == 0, f"list after a fault at {stage} failed:\n{_describe(lst)}"
+    st = _run(oci.argv("state", cid))
+    if st.returncode == 0:
+        # the init never got past its setup, or waits for a start that the
+        # dead runtime never recorded: not startable, reported stopped
+        doc = json.loads(st.stdout)
+        assert doc["status"] in ("stopped", "created"), doc
+    d = _run(oci.argv("delete", "--force", cid))
+    assert d.returncode == 0, f"delete --force after a fault at {stage}:\n{_describe(d)}"
+    st = _run(oci.argv("state", cid))
+    assert st.returncode != 0 and "does not exist" in st.stderr, _describe(st)
+    _assert_no_leaks(before, scope, f"runtime killed at {stage} (then delete --force):\n{out}\n")
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_reliability_runtime_killed_at_stage_is_cleaned_by_delete_force(fault, workdir, stage):
+    oci, b = fault["oci"], fault["bundle"]
+    syscall, find = STAGES[stage]
+    n = find(fault["calls"], fault["calib_id"])
+    cid = oci.new_id(f"f-{stage}")
+    scope = Scope(paths=[str(workdir)], fragments=[cid], state_roots=[oci.root])
+    before = snapshot(scope)
+    trace, out = traced(oci.argv("create", "--bundle", b.path, cid), workdir, stage,
+                        ["-e", f"inject={syscall}:signal=SIGKILL:when={n}"])  # fmt: skip
+    calls = _syscalls_of(trace, _first_pid(trace))
+    assert any("+++ killed by SIGKILL" in ln for ln in trace.read_text().splitlines()), (
+        f"the runtime was not killed at {stage} ({syscall} #{n})"
+    )
+    assert calls, "no trace"
+    st = _run(oci.argv("state", cid))
+    if stage in AFTER_CGROUP:
+        # the state is recorded as soon as the cgroup exists: the init died
+        # with the runtime (or waits on a start that was never recorded)
+        assert st.returncode == 0, f"no state after a fault at {stage}:\n{_describe(st)}"
+    if st.returncode == 0:
+        assert json.loads(st.stdout)["status"] == "stopped", st.stdout
+    _check_clean_after_fault(oci, cid, scope, before, stage, out)
+
+
+def _first_cgroup_hierarchy(calls, cid):
+    """The hierarchy whose cgroup the runtime makes first (v1: cpuset/...)."""
+    for n, line in calls:
+        if n == "mkdirat" and f"/husk/{cid}\"" in line:
+            return line.split('"')[1].split("/husk/")[0]
+    return None
+
+
+@pytest.mark.parametrize("stage", list(INIT_STAGES) + ["cgroup-join-write"])
+def test_reliability_init_killed_at_stage_fails_create_cleanly(fault, workdir, stage):
+    oci, b = fault["oci"], fault["bundle"]
+    cid = oci.new_id(f"f-{stage}")
+    scope = Scope(paths=[str(workdir)], fragments=[cid], state_roots=[oci.root])
+    before = snapshot(scope)
+    if stage == "cgroup-join-write":
+        # the init joins its cgroup itself (writes 0 to tasks/cgroup.procs);
+        # -P limits the injection to writes on those files
+        hier = _first_cgroup_hierarchy(fault["calls"], fault["calib_id"])
+        if hier is None:
+            pytest.skip("the runtime made no cgroup (cgroup manager disabled?)")
+        d = f"/sys/fs/cgroup/{hier}/husk/{cid}".replace("//", "/")
+        inject = ["-P", f"{d}/tasks", "-P", f"{d}/cgroup.procs",
+                  "-e", "inject=write:signal=SIGKILL:when=1"]  # fmt: skip
+    else:
+        syscall = INIT_STAGES[stage]
+        # per-process counters: the first call of the init (a child of the runtime)
+        rt_calls = [n for n, _ in fault["calls"][1:] if n == syscall]  # [0]: strace's execve
+        assert not rt_calls, f"the runtime itself calls {syscall}: the stage would hit it"
+        inject = ["-e", f"inject={syscall}:signal=SIGKILL:when=1"]
+    # the init calls execve only once started: `run` for that stage
+    cmd = "run" if stage == "init-execve" else "create"
+    trace, out = traced(oci.argv(cmd, "--bundle", b.path, cid), workdir, stage, inject)
+    text = trace.read_text()
+    assert "+++ killed by SIGKILL" in text, f"nothing was killed at {stage}"
+    rt = _first_pid(trace)
+    if "-P" in inject:  # only the init's matching call is in the trace
+        assert "killed by signal 9" in out, f"the runtime did not report the init's death:\n{out}"
+    else:
+        assert not re.search(rf"^{rt} +\+\+\+ killed", text, re.M), f"runtime killed:\n{out}"
+    if "-P" in inject:
+        pass
+    elif cmd == "run":  # the process died of SIGKILL: run exits 128+9
+        assert re.search(rf"^{rt} +exit_group\(137\)", text, re.M), f"run did not exit 137:\n{out}"
+    else:
+        assert re.search(rf"^{rt} +exit_group\([1-9]", text, re.M), f"create did not fail:\n{out}"
+        assert len([ln for ln in out.splitlines() if ln.strip()]) == 1, out
+        assert "signal 9" in out or "killed" in out, out
+    st = _run(oci.argv("state", cid))
+    assert st.returncode != 0 and "does not exist" in st.stderr, _describe(st)
+    _check_clean_after_fault(oci, cid, scope, before, stage, out)
+
+
+def test_reliability_state_of_a_created_container_whose_init_died_is_stopped(oci, make_bundle):
+    b = make_bundle(("/bin/sleep", "1000"))
+    cid = oci.new_id("died")
+    oci.create(b, cid)
+    pid, start = oci.pids[cid]
+    os.kill(pid, signal.SIGKILL)
+    host.wait_pid_gone(pid, start)
+    assert oci.status(cid) == "stopped"
+    t0 = time.monotonic()
+    res = oci.start(cid, check=False)
+    assert time.monotonic() - t0 < 5, "start of a dead init did not fail within its timeout"
+    assert res.returncode != 0 and len(res.error_lines()) == 1, res.describe()
+    assert "stopped" in res.stderr, res.describe()
+    oci.delete(cid)  # a stopped container is deleted without --force
+    assert oci.state(cid, check=False) is None
+
+
+def test_reliability_start_with_init_killed_during_start_fails_within_timeout(oci, make_bundle):
+    """kill the init while `start` waits on it: start returns promptly."""
+    b = make_bundle(("/bin/sleep", "1000"))
+    cid = oci.new_id("killstart")
+    oci.create(b, cid)
+    pid, start = oci.pids[cid]
+    os.kill(pid, signal.SIGSTOP)  # the init cannot answer start's fifo read
+    t0 = time.monotonic()
+    p = subprocess.Popen(oci.argv("start", cid), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)  # fmt: skip
+    time.sleep(0.3)
+    os.kill(pid, signal.SIGKILL)
+    try:
+        _, err = p.communicate(timeout=12)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        pytest.fail("start hung after its init died")
+    assert time.monotonic() - t0 < 12
+    # it either won (read the fifo first) or saw the init die
+    if p.returncode != 0:
+        assert len([ln for ln in err.splitlines() if ln.strip()]) == 1, err
+    host.wait_pid_gone(pid, start)
+    assert oci.status(cid) == "stopped"
+
+
+def test_reliability_hook_that_hangs_is_killed_and_create_fails_cleanly(oci, make_bundle, workdir):
+    b = make_bundle(("/bin/sleep", "1000"))
+    marker = f"{30 + secrets.randbelow(1000) / 1000 + 0.0001:.4f}"
+    b.config["hooks"] = {"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", marker],
+                                            "timeout": 1}]}  # fmt: skip
+    cid = oci.new_id("hook")
+    scope = Scope(paths=[str(workdir)], fragments=[cid, f"sleep {marker}"], state_roots=[oci.root])
+    oci("list", check=True)
+    before = snapshot(scope)
+    t0 = time.monotonic()
+    res = oci.create(b, cid, check=False, timeout=20)
+    took = time.monotonic() - t0
+    assert not res.timed_out and res.returncode != 0, res.describe()
+    assert took < 6, f"create took {took:.1f}s with a 1 s hook timeout"
+    assert len(res.error_lines()) == 1 and "timed out" in res.stderr, res.describe()
+    assert oci.state(cid, check=False) is None
+    assert oci.leftovers(cid) == []
+    _assert_no_leaks(before, scope, "a hook timeout")
