@@ -314,15 +314,6 @@ static char **strv_dup(char **v)
   return r;
 }
 
-static char **strv_append(char **v, const char *s)
-{
-  size_t n = husk_strv_len(v);
-  v = husk_xrealloc(v, (n + 2) * sizeof(char *));
-  v[n] = husk_xstrdup(s);
-  v[n + 1] = NULL;
-  return v;
-}
-
 /* Set or replace KEY=... in env. */
 static char **env_set(char **env, const char *kv)
 {
@@ -335,7 +326,8 @@ static char **env_set(char **env, const char *kv)
       return env;
     }
   }
-  return strv_append(env, kv);
+  husk_strv_push(&env, kv);
+  return env;
 }
 
 static int cmd_exec(const husk_global *g, int argc, char **argv, husk_err *err)
@@ -375,7 +367,7 @@ static int cmd_exec(const husk_global *g, int argc, char **argv, husk_err *err)
       cwd = optarg;
       break;
     case 'e':
-      envs = strv_append(envs, optarg);
+      husk_strv_push(&envs, optarg);
       break;
     case 't':
       tty = true;
@@ -384,10 +376,10 @@ static int cmd_exec(const husk_global *g, int argc, char **argv, husk_err *err)
       user = optarg;
       break;
     case 'g':
-      gids = strv_append(gids, optarg);
+      husk_strv_push(&gids, optarg);
       break;
     case 'c':
-      caps = strv_append(caps, optarg);
+      husk_strv_push(&caps, optarg);
       break;
     case 'n':
       nnp = true;
@@ -467,8 +459,8 @@ static int cmd_exec(const husk_global *g, int argc, char **argv, husk_err *err)
     proc.terminal = false;
     have_proc = true;
     if (proc.env == NULL)
-      proc.env =
-          strv_append(NULL, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+      husk_strv_push(&proc.env,
+                     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   }
   if (tty)
     proc.terminal = true;

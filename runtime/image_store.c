@@ -180,16 +180,6 @@ static char **json_strv(json_object *o, const char *key)
   return res;
 }
 
-static void strv_push(char ***v, const char *s)
-{
-  if (v == NULL)
-    return;
-  size_t n = husk_strv_len(*v);
-  *v = husk_xrealloc(*v, (n + 2) * sizeof(char *));
-  (*v)[n] = husk_xstrdup(s);
-  (*v)[n + 1] = NULL;
-}
-
 static bool strv_contains(char *const *v, const char *s)
 {
   for (size_t i = 0; v && v[i]; i++)
@@ -842,7 +832,7 @@ static int busybox_applets(const char *path, char ***out, husk_err *err)
     if (*line == '\0' || strchr(line, '/') || strcmp(line, "busybox") == 0 ||
         strcmp(line, ".") == 0 || strcmp(line, "..") == 0 || strlen(line) > 90)
       continue;
-    strv_push(&v, line);
+    husk_strv_push(&v, line);
   }
   if (v == NULL)
     return husk_errorf_plain(err, EIO, "%s --list printed no applets", path);
@@ -1272,9 +1262,9 @@ static void refs_of(json_object *refs_root, const char *id, char ***tags, char *
     if (!json_object_is_type(v, json_type_string) || strcmp(json_object_get_string(v), id) != 0)
       continue;
     if (strchr(k, '@'))
-      strv_push(digests, k);
+      husk_strv_push(digests, k);
     else
-      strv_push(tags, k);
+      husk_strv_push(tags, k);
   }
 }
 
@@ -1295,7 +1285,7 @@ static int list_image_ids(husk_store *s, char ***out, husk_err *err)
     if (!husk_hex64_valid(hex))
       continue;
     _cleanup_free_ char *id = husk_xasprintf("sha256:%s", hex);
-    strv_push(&ids, id);
+    husk_strv_push(&ids, id);
   }
   closedir(d);
   if (ids)
@@ -1402,9 +1392,9 @@ static int scan_holds(husk_store *s, const char *image_id, char ***out, husk_err
       continue;
     val[strcspn(val, "\n")] = '\0';
     if (image_id == NULL)
-      strv_push(&v, val);
+      husk_strv_push(&v, val);
     else if (strcmp(val, image_id) == 0)
-      strv_push(&v, de->d_name);
+      husk_strv_push(&v, de->d_name);
   }
   closedir(d);
   *out = v;
@@ -1446,11 +1436,11 @@ static void untag_all(json_object *refs_root, const char *id, char ***untagged)
   json_object_object_foreach(refs_map(refs_root), k, v)
   {
     if (json_object_is_type(v, json_type_string) && strcmp(json_object_get_string(v), id) == 0)
-      strv_push(&keys, k);
+      husk_strv_push(&keys, k);
   }
   for (size_t i = 0; keys && keys[i]; i++) {
     json_object_object_del(refs_map(refs_root), keys[i]);
-    strv_push(untagged, keys[i]);
+    husk_strv_push(untagged, keys[i]);
   }
 }
 
@@ -1486,7 +1476,7 @@ static int remove_locked(husk_store *s, const char *name, bool force, char ***un
                                "force) - container %s is using its referenced image %s",
                                name, holders[0], sid);
     json_object_object_del(refs_map(refs), key);
-    strv_push(untagged, key);
+    husk_strv_push(untagged, key);
     if (last)
       untag_all(refs, id, untagged); /* the digests of the image go with it */
     delete_image = last && !held;
@@ -1512,7 +1502,7 @@ static int remove_locked(husk_store *s, const char *name, bool force, char ***un
     r = delete_image_meta(s, id, err);
     if (r < 0)
       return r;
-    strv_push(deleted, id);
+    husk_strv_push(deleted, id);
   }
   return 0;
 }
@@ -1538,14 +1528,14 @@ struct keep {
 
 static void keep_image(husk_store *s, const char *id, struct keep *k)
 {
-  strv_push(&k->blobs, digest_hex(id));
+  husk_strv_push(&k->blobs, digest_hex(id));
   _cleanup_json_ json_object *meta = NULL;
   husk_err ignored;
   if (read_image_meta(s, id, &meta, &ignored) < 0)
     return;
   const char *m = json_str(meta, "manifest_digest");
   if (m)
-    strv_push(&k->blobs, digest_hex(m));
+    husk_strv_push(&k->blobs, digest_hex(m));
   json_object *layers;
   if (!json_object_object_get_ex(meta, "layers", &layers) ||
       !json_object_is_type(layers, json_type_array))
@@ -1555,9 +1545,9 @@ static void keep_image(husk_store *s, const char *id, struct keep *k)
     const char *d = json_str(l, "digest");
     const char *diff = json_str(l, "diff_id");
     if (d)
-      strv_push(&k->blobs, digest_hex(d));
+      husk_strv_push(&k->blobs, digest_hex(d));
     if (diff)
-      strv_push(&k->layers, digest_hex(diff));
+      husk_strv_push(&k->layers, digest_hex(diff));
   }
 }
 
@@ -1579,7 +1569,7 @@ static int sweep(husk_store *s, const char *dir, char *const *keep, husk_err *er
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
       continue;
     if (keep == NULL || !strv_contains(keep, de->d_name))
-      strv_push(&names, de->d_name);
+      husk_strv_push(&names, de->d_name);
   }
   closedir(d);
   int r = 0;

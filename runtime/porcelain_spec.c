@@ -22,15 +22,6 @@
 
 /* ---- small string helpers ------------------------------------------------------ */
 
-static char **strv_push(char **v, const char *s)
-{
-  size_t n = husk_strv_len(v);
-  v = husk_xrealloc(v, (n + 2) * sizeof(char *));
-  v[n] = husk_xstrdup(s);
-  v[n + 1] = NULL;
-  return v;
-}
-
 /* Split s on sep into a NULL-terminated vector (empty fields kept). */
 static char **split(const char *s, char sep)
 {
@@ -42,7 +33,7 @@ static char **split(const char *s, char sep)
     char *part = husk_xmalloc(n + 1);
     memcpy(part, p, n);
     part[n] = '\0';
-    out = strv_push(out, part);
+    husk_strv_push(&out, part);
     free(part);
     if (e == NULL)
       break;
@@ -255,7 +246,7 @@ void husk_env_set(char ***env, const char *kv)
       return;
     }
   }
-  *env = strv_push(*env, kv);
+  husk_strv_push(env, kv);
 }
 
 static bool env_has(char *const *env, const char *key)
@@ -297,12 +288,12 @@ int husk_env_file_read(const char *path, char ***env, husk_err *err)
                                  path, lineno, (int)k, line);
     }
     if (line[k] == '=') {
-      *env = strv_push(*env, line);
+      husk_strv_push(env, line);
     } else {
       const char *v = getenv(line);
       if (v) {
         _cleanup_free_ char *kv = husk_xasprintf("%s=%s", line, v);
-        *env = strv_push(*env, kv);
+        husk_strv_push(env, kv);
       }
     }
   }
@@ -542,18 +533,18 @@ char **husk_pspec_args(const husk_run_opts *o, const husk_image_config *image)
   bool have_cmd = o->cmd && o->cmd[0];
   if (o->has_entrypoint) {
     if (o->entrypoint && *o->entrypoint)
-      args = strv_push(args, o->entrypoint);
+      husk_strv_push(&args, o->entrypoint);
   } else if (image) {
     for (char **e = image->entrypoint; e && *e; e++)
-      args = strv_push(args, *e);
+      husk_strv_push(&args, *e);
   }
   if (have_cmd) {
     for (char **c = o->cmd; *c; c++)
-      args = strv_push(args, *c);
+      husk_strv_push(&args, *c);
   } else if (!o->has_entrypoint && image) {
     /* docker: --entrypoint resets the image's Cmd */
     for (char **c = image->cmd; c && *c; c++)
-      args = strv_push(args, *c);
+      husk_strv_push(&args, *c);
   }
   return args;
 }

@@ -49,6 +49,16 @@ void husk_strvfreep(char ***v)
   }
 }
 
+void husk_strv_push(char ***v, const char *s)
+{
+  if (v == NULL) /* the caller does not want the list */
+    return;
+  size_t n = husk_strv_len(*v);
+  *v = husk_xrealloc(*v, (n + 2) * sizeof(char *));
+  (*v)[n] = husk_xstrdup(s);
+  (*v)[n + 1] = NULL;
+}
+
 size_t husk_strv_len(char *const *v)
 {
   size_t n = 0;

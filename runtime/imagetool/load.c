@@ -86,14 +86,6 @@ static int parse_json(const char *buf, size_t len, const char *what, json_object
   return 0;
 }
 
-static void strv_add(char ***v, const char *s)
-{
-  size_t n = husk_strv_len(*v);
-  *v = husk_xrealloc(*v, (n + 2) * sizeof(char *));
-  (*v)[n] = husk_xstrdup(s);
-  (*v)[n + 1] = NULL;
-}
-
 /* Hash a file of the archive, check it, and link (or copy) it into blobs/. */
 static int import_blob(husk_store *s, int rootfd, const char *path, const char *expected,
                        char **digest_out, husk_err *err)
@@ -292,7 +284,7 @@ static int load_docker_archive(husk_store *s, int rootfd, FILE *out, husk_err *e
         img_src_free(&m);
         return husk_error_wrap(err, "manifest.json RepoTags");
       }
-      strv_add(&m.refs, n);
+      husk_strv_push(&m.refs, n);
       free(n);
     }
     r = import_image(s, rootfd, &m, out, err);
@@ -413,7 +405,7 @@ static int load_oci_descriptor(husk_store *s, int rootfd, json_object *desc, con
     m.layer_digests[k] = husk_xstrdup(ld);
   }
   if (name)
-    strv_add(&m.refs, name);
+    husk_strv_push(&m.refs, name);
   r = import_image(s, rootfd, &m, out, err);
   img_src_free(&m);
   return r;
