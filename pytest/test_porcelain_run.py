@@ -344,8 +344,9 @@ def test_network_none_has_only_loopback_up(phusk):
 
 def test_network_none_loopback_works(phusk):
     p = phusk("run", "--rm", "busybox", "sh", "-c",
-              "nc -l -p 5555 > /tmp/got & sleep 0.2; echo ping | nc 127.0.0.1 5555; "
-              "sleep 0.2; cat /tmp/got")
+              "nc -l -p 5555 > /tmp/got & "
+              "for i in $(seq 50); do echo ping | nc 127.0.0.1 5555 && break; sleep 0.1; done; "
+              "wait; cat /tmp/got")
     assert "ping" in p.stdout
 
 
