@@ -344,9 +344,10 @@ def test_network_none_has_only_loopback_up(phusk):
 
 def test_network_none_loopback_works(phusk):
     p = phusk("run", "--rm", "busybox", "sh", "-c",
-              "nc -l -p 5555 > /tmp/got & "
+              # the listener's stdin stays open: busybox nc stops at EOF on it
+              "(sleep 5 | nc -l -p 5555 > /tmp/got) & "
               "for i in $(seq 50); do echo ping | nc 127.0.0.1 5555 && break; sleep 0.1; done; "
-              "wait; cat /tmp/got")
+              "for i in $(seq 50); do [ -s /tmp/got ] && break; sleep 0.1; done; cat /tmp/got")
     assert "ping" in p.stdout
 
 
