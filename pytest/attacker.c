@@ -198,8 +198,8 @@ static int cmd_unshare(void)
   static const struct {
     const char *name;
     int flag;
-  } nss[] = {{"mnt", CLONE_NEWNS},   {"uts", CLONE_NEWUTS},       {"ipc", CLONE_NEWIPC},
-             {"net", CLONE_NEWNET},  {"pid", CLONE_NEWPID},       {"cgroup", CLONE_NEWCGROUP},
+  } nss[] = {{"mnt", CLONE_NEWNS},  {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC},
+             {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP},
              {"time", 0x80}};
   for (size_t i = 0; i < sizeof nss / sizeof nss[0]; i++) {
     char op[32];

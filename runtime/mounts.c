@@ -390,10 +390,9 @@ static int mask_path(const char *path, husk_err *err)
       return 0;
     return husk_errorf(err, errno, "mask %s", path);
   }
-  int r = S_ISDIR(st.st_mode)
-              ? mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                      "size=0k")
-              : mount("/dev/null", path, NULL, MS_BIND, NULL);
+  int r = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs",
+                                      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0k")
+                              : mount("/dev/null", path, NULL, MS_BIND, NULL);
   if (r < 0)
     return husk_errorf(err, errno, "mask %s", path);
   return 0;
