@@ -540,3 +540,51 @@ def test_reliability_hook_that_hangs_is_killed_and_create_fails_cleanly(oci, mak
     assert oci.state(cid, check=False) is None
     assert oci.leftovers(cid) == []
     _assert_no_leaks(before, scope, "a hook timeout")
+
+
+# ---- disk full while unpacking ---------------------------------------------------
+
+
+def test_reliability_disk_full_while_loading_leaves_no_half_layer(tmp_path):
+    """A data root on a 4 MiB tmpfs (in a private mount namespace: nothing is mounted on
+    the host) and an image whose layer does not fit: the load fails with one clear line,
+    no half layer or temp file is left, and the store still works for an image that fits."""
+    import test_images as ti
+
+    husk_path = Path(os.environ.get("HUSK_BUILD") or Path(__file__).resolve().parent.parent /
+                     "build") / "runtime" / "husk"
+    if os.geteuid() != 0 or not husk_path.exists():
+        pytest.skip("needs root and the husk binary")
+    if not os.path.exists(ti.BUSYBOX):
+        pytest.skip("no static busybox")
+    big = tmp_path / "big.tar"
+    small = tmp_path / "small.tar"
+
+    def filler(t):
+        t.file("junk", os.urandom(6 << 20))  # incompressible, larger than the store
+
+    ti.docker_archive(big, [ti.busybox_layer(filler)], tags=("big:1",))
+    ti.docker_archive(small, [ti.Tar().bytes()], tags=("small:1",))
+    store = tmp_path / "store"
+    store.mkdir()
+    script = f"""
+set -u
+mount -t tmpfs -o size=4m tmpfs {store}
+{husk_path} --data-root {store} load -i {big} >{tmp_path}/big.out 2>{tmp_path}/big.err
+echo "big=$?"
+echo "layers=$(ls {store}/layers 2>/dev/null | wc -l) tmp=$(ls {store}/tmp 2>/dev/null | wc -l)"
+{husk_path} --data-root {store} load -i {small} >/dev/null 2>{tmp_path}/small.err
+echo "small=$?"
+{husk_path} --data-root {store} images -q | wc -l | sed 's/^/images=/'
+"""
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],  # noqa: E501
+                       capture_output=True, text=True, timeout=120)
+    out = dict(line.split("=", 1) for line in p.stdout.split() if "=" in line)
+    print(p.stdout, p.stderr)
+    err = (tmp_path / "big.err").read_text()
+    print("load error:", err)
+    assert out.get("big") not in (None, "0"), f"loading a layer larger than the disk succeeded: {p.stdout}"
+    assert len(err.strip().splitlines()) == 1 and "space" in err.lower(), f"not one clear line: {err!r}"
+    assert out.get("layers") == "0" and out.get("tmp") == "0", f"half layer or temp files left: {p.stdout}"
+    assert out.get("small") == "0", (tmp_path / "small.err").read_text()
+    assert out.get("images") == "1", p.stdout
