@@ -42,6 +42,10 @@
 
 enum create_mode { MODE_CREATE, MODE_RUN };
 
+/* Seconds the runtime waits for a step of the init's setup (hooks have their
+ * own timeouts on top). */
+#define HUSK_SETUP_TIMEOUT 120
+
 /* Everything the container's init needs; it lives in the runtime's memory,
  * which the init inherits by clone. */
 typedef struct init_args {
@@ -513,6 +517,9 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return husk_errorf(err, errno, "socketpair");
   c->sync_fd = sv[0];
+  /* never wait forever for an init stuck in its setup */
+  struct timeval tv = {.tv_sec = HUSK_SETUP_TIMEOUT};
+  setsockopt(c->sync_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 
   if ((r = husk_ns_prepare_parent(spec, &c->plan, err)) < 0) {
     close(sv[1]);
@@ -559,6 +566,13 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
     husk_sync_msg msg;
     int fd = -1;
     r = husk_sync_recv(c->sync_fd, &msg, &fd);
+    if (r == -EAGAIN || r == -EWOULDBLOCK) {
+      kill(pid, SIGKILL); /* create_failed() reaps it */
+      return husk_errorf_plain(err, ETIMEDOUT,
+                               "container init did not finish its setup in %d s (stuck in a "
+                               "mount or a hook?)",
+                               HUSK_SETUP_TIMEOUT);
+    }
     if (r < 0) {
       int status = 0;
       waitpid(pid, &status, 0);
