@@ -184,3 +184,21 @@ def netns():
         yield {"name": name, "path": f"/run/netns/{name}", "veth": veth.returncode == 0}
     finally:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _default_state_root_cleanup():
+    """podman passes no --root, so husk-oci keeps state (and its compiled seccomp
+    cache) in the default /run/husk; remove what the session created there."""
+    root = Path("/run/husk")
+    existed = root.exists()
+    cache_existed = (root / ".seccomp-cache").exists()
+    yield
+    if not existed and root.exists():
+        shutil.rmtree(root / ".seccomp-cache", ignore_errors=True)
+        try:
+            root.rmdir()  # only when empty: a container left there is reported, not hidden
+        except OSError:
+            pass
+    elif existed and not cache_existed:
+        shutil.rmtree(root / ".seccomp-cache", ignore_errors=True)
