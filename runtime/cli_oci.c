@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -555,6 +556,24 @@ static int parse_format(int argc, char **argv, const char *cmd, bool *json, bool
   return 0;
 }
 
+/* The user owning a container's state directory (computed here, not at
+ * create: the name lookup loads NSS). */
+static const char *owner_of(const char *root, const char *id)
+{
+  static char name[64];
+  char path[PATH_MAX];
+  struct stat st;
+  snprintf(path, sizeof(path), "%s/%s", root, id);
+  if (stat(path, &st) < 0)
+    return "";
+  struct passwd *pw = getpwuid(st.st_uid);
+  if (pw)
+    snprintf(name, sizeof(name), "%s", pw->pw_name);
+  else
+    snprintf(name, sizeof(name), "#%u", (unsigned)st.st_uid);
+  return name;
+}
+
 static int cmd_list(const husk_global *g, int argc, char **argv, husk_err *err)
 {
   bool json = false, quiet = false;
@@ -582,7 +601,7 @@ static int cmd_list(const husk_global *g, int argc, char **argv, husk_err *err)
       json_object_object_add(o, "bundle", json_object_new_string(st->bundle ? st->bundle : ""));
       json_object_object_add(o, "rootfs", json_object_new_string(st->rootfs ? st->rootfs : ""));
       json_object_object_add(o, "created", json_object_new_string(st->created ? st->created : ""));
-      json_object_object_add(o, "owner", json_object_new_string(st->owner ? st->owner : ""));
+      json_object_object_add(o, "owner", json_object_new_string(owner_of(g->root, e->d_name)));
       json_object_array_add(arr, o);
       husk_state_free(st);
     }

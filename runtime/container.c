@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -359,55 +358,46 @@ static int write_pid_file(const char *path, pid_t pid, husk_err *err)
   return 0;
 }
 
-static void current_owner(char *buf, size_t len)
+/* The state fields every writer of state.json or of a hook's stdin shares. */
+static husk_state ctx_state(const runtime_ctx *c, const char *id)
 {
-  struct passwd *pw = getpwuid(geteuid());
-  snprintf(buf, len, "%s", pw ? pw->pw_name : "");
+  return (husk_state){.id = (char *)id,
+                      .bundle = (char *)c->bundle,
+                      .rootfs = (char *)c->rootfs,
+                      .oci_version = c->spec->oci_version,
+                      .pid = c->pid,
+                      .cgroup_path = c->cg ? (char *)husk_cgroup_path(c->cg) : NULL,
+                      .annotations = c->spec->annotations,
+                      .n_annotations = c->spec->n_annotations};
 }
 
+/* The owner is not looked up here (getpwuid loads NSS on every start): `list`
+ * derives it from the state directory's uid, like runc. */
 static int save_state(runtime_ctx *c, const husk_create_opts *o, husk_err *err)
 {
-  char created[64], owner[64];
+  char created[64];
   husk_rfc3339_now(created, sizeof(created));
-  current_owner(owner, sizeof(owner));
-  husk_state st = {.id = (char *)o->id,
-                   .bundle = c->bundle,
-                   .rootfs = c->rootfs,
-                   .oci_version = c->spec->oci_version,
-                   .pid = c->pid,
-                   .pid_start_time = husk_pid_start_time(c->pid),
-                   .created = created,
-                   .owner = owner,
-                   .cgroup_path = c->cg ? (char *)husk_cgroup_path(c->cg) : NULL,
-                   .annotations = c->spec->annotations,
-                   .n_annotations = c->spec->n_annotations,
-                   .use_terminal = c->spec->process.terminal};
+  husk_state st = ctx_state(c, o->id);
+  st.pid_start_time = husk_pid_start_time(c->pid);
+  st.created = created;
+  st.use_terminal = c->spec->process.terminal;
   if (c->config_json &&
       husk_write_file_atomic(c->statedir, "config.json", c->config_json, c->config_len, err) < 0)
     return husk_error_ret(err);
   return husk_state_save(c->statedir, &st, err);
 }
 
+/* Before the init exists: enough for `delete --force` to find the cgroup. */
 static int save_early_state(runtime_ctx *c, const husk_create_opts *o, husk_err *err)
 {
-  husk_state st = {.id = (char *)o->id,
-                   .bundle = c->bundle,
-                   .rootfs = c->rootfs,
-                   .oci_version = c->spec->oci_version,
-                   .cgroup_path = (char *)husk_cgroup_path(c->cg),
-                   .annotations = c->spec->annotations,
-                   .n_annotations = c->spec->n_annotations};
+  husk_state st = ctx_state(c, o->id);
+  st.pid = 0;
   return husk_state_save(c->statedir, &st, err);
 }
 
 static char *ctx_state_json(runtime_ctx *c, const char *id, husk_status status)
 {
-  husk_state st = {.id = (char *)id,
-                   .bundle = c->bundle,
-                   .oci_version = c->spec->oci_version,
-                   .pid = c->pid,
-                   .annotations = c->spec->annotations,
-                   .n_annotations = c->spec->n_annotations};
+  husk_state st = ctx_state(c, id);
   return husk_state_to_json(&st, status, false);
 }
 

@@ -40,6 +40,20 @@ int husk_open_in_root(int rootfd, const char *path, int flags)
   return fd < 0 ? -errno : (int)fd;
 }
 
+/* Create name in dirfd: an empty file or a directory; existing is fine. */
+static int create_entry(int dirfd, const char *name, bool as_file)
+{
+  int r;
+  if (as_file) {
+    r = openat(dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (r >= 0)
+      close(r);
+  } else {
+    r = mkdirat(dirfd, name, 0755);
+  }
+  return (r < 0 && errno != EEXIST) ? -errno : 0;
+}
+
 int husk_mkpath_in_root(int rootfd, const char *path, bool as_file, int *out, husk_err *err)
 {
   int fd = husk_open_in_root(rootfd, path, O_PATH);
@@ -69,16 +83,9 @@ int husk_mkpath_in_root(int rootfd, const char *path, bool as_file, int *out, hu
         char name[NAME_MAX + 1];
         memcpy(name, base, blen);
         name[blen] = '\0';
-        int r;
-        if (as_file) {
-          r = openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-          if (r >= 0)
-            close(r);
-        } else {
-          r = mkdirat(pfd, name, 0755);
-        }
-        if (r < 0 && errno != EEXIST)
-          return husk_errorf(err, errno, "create %s in the container root", path);
+        int r = create_entry(pfd, name, as_file);
+        if (r < 0)
+          return husk_errorf(err, -r, "create %s in the container root", path);
         fd = husk_open_in_root(rootfd, path, O_PATH);
         if (fd >= 0) {
           *out = fd;
@@ -122,16 +129,9 @@ int husk_mkpath_in_root(int rootfd, const char *path, bool as_file, int *out, hu
     prefix[end] = '\0';
     int next = husk_open_in_root(rootfd, prefix, O_PATH);
     if (next == -ENOENT && strcmp(comp, "..") != 0 && strcmp(comp, ".") != 0) {
-      int r;
-      if (last && as_file) {
-        r = openat(cur, comp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (r >= 0)
-          close(r);
-      } else {
-        r = mkdirat(cur, comp, 0755);
-      }
-      if (r < 0 && errno != EEXIST)
-        return husk_errorf(err, errno, "create %s in the container root", prefix);
+      int r = create_entry(cur, comp, last && as_file);
+      if (r < 0)
+        return husk_errorf(err, -r, "create %s in the container root", prefix);
       next = husk_open_in_root(rootfd, prefix, O_PATH);
       if (next == -ENOENT)
         return husk_errorf_plain(err, ENOENT, "%s in the container root is a dangling symlink",
@@ -324,9 +324,6 @@ int husk_rootfs_prepare(husk_rootfs *r, husk_err *err)
     prop = MS_REC | MS_PRIVATE;
   if (mount(NULL, "/", NULL, prop, NULL) < 0)
     return husk_errorf(err, errno, "make / %s", prop & MS_PRIVATE ? "private" : "slave");
-  if (spec->rootfs_propagation & MS_SHARED) {
-    /* the rootfs itself must become shared after the bind below */
-  }
   if (mount(r->rootfs, r->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
     return husk_errorf(err, errno, "bind mount rootfs %s", r->rootfs);
   r->rootfd = open(r->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
