@@ -11,7 +11,7 @@ secs=${1:-60}
 shift || true
 build=${HUSK_FUZZ_BUILD:-$repo/build-fuzz}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(spec process seccomp reference oci_cli extract)
+[ ${#targets[@]} -gt 0 ] || targets=(spec process seccomp reference oci_cli extract manifest)
 
 command -v clang >/dev/null || { echo "fuzz/run.sh: clang not installed (apt-get install clang)" >&2; exit 2; }
 CC=clang cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Debug >/dev/null

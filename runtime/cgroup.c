@@ -1591,6 +1591,27 @@ static int apply_initial(husk_cgroup *cg, const husk_cgroup_config *cfg, husk_er
   return husk_cg_v1_apply(cg, &eff, false, err);
 }
 
+/* Rootless and the cgroup cannot be created (not delegated to us): run
+ * without a cgroup of our own; with limits asked for, only with a warning. */
+static bool rootless_fallback(const husk_cgroup_config *cfg, uint32_t need, const husk_err *err)
+{
+  if (!cfg->rootless || (err->code != EACCES && err->code != EPERM && err->code != EROFS))
+    return false;
+  /* device rules: a user namespace cannot create device nodes anyway (runc
+   * drops them rootless too) */
+  need &= ~CG_BIT(HUSK_CG_DEVICES);
+  const husk_resources *r = cfg->resources;
+  if (!need && !(r && r->n_unified))
+    return true;
+  if (cfg->warning == NULL)
+    return false;
+  husk_errorf_plain(cfg->warning, err->code,
+                    "rootless: resource limits ignored: cgroups are not delegated to this user "
+                    "(%s)",
+                    err->msg);
+  return true;
+}
+
 int husk_cgroup_create(const husk_cgroup_config *cfg, husk_cgroup **out, husk_err *err)
 {
   *out = NULL;
@@ -1667,9 +1688,7 @@ int husk_cgroup_create(const husk_cgroup_config *cfg, husk_cgroup **out, husk_er
       ret = husk_errorf_plain(err, EEXIST, "cgroup %s/%s already exists and is not empty", G.root,
                               d->label);
     if (ret < 0) {
-      if (cfg->rootless && (err->code == EACCES || err->code == EPERM || err->code == EROFS) &&
-          !need && !(r && r->n_unified)) {
-        /* rootless without limits: run without a cgroup of our own */
+      if (rootless_fallback(cfg, need, err)) {
         cg_remove_created(cg, rootfd);
         return 0;
       }
@@ -1697,8 +1716,7 @@ int husk_cgroup_create(const husk_cgroup_config *cfg, husk_cgroup **out, husk_er
         /* the unified part of a hybrid host is optional */
         dir_clear(&cg->v2);
         cg->has_v2 = false;
-      } else if (cfg->rootless && layout == HUSK_CGROUP_V2 && !need && !(r && r->n_unified) &&
-                 (err->code == EACCES || err->code == EPERM || err->code == EROFS)) {
+      } else if (layout == HUSK_CGROUP_V2 && rootless_fallback(cfg, need, err)) {
         cg_remove_created(cg, rootfd);
         return 0;
       } else {

@@ -36,6 +36,10 @@ typedef struct husk_cgroup_config {
   const husk_resources *resources; /* may be NULL */
   const char *manager; /* "cgroupfs" (default), "systemd" (treated as cgroupfs), "disabled" */
   bool rootless;
+  /* optional out: set (code != 0) when rootless and the cgroups are not
+   * delegated, so the limits are ignored (the container runs without a
+   * cgroup of its own) */
+  husk_err *warning;
   /* linux.devices: when resources has device rules, these devices are allowed
    * after them, like runc (optional, may be NULL). */
   const struct husk_device *devices;

@@ -17,11 +17,9 @@
 #include "state.h"
 #include "util.h"
 
-#define DEFAULT_ROOT "/run/husk"
-
 static const char *root_of(const husk_global *g)
 {
-  return g && g->root ? g->root : DEFAULT_ROOT;
+  return g && g->root ? g->root : husk_default_state_root();
 }
 
 static int usage(husk_err *err, const char *cmd, const char *what)

@@ -22,9 +22,11 @@
 #include "image.h"
 #include "ipam.h"
 #include "porcelain.h"
+#include "porcelain_gc.h"
 #include "size.h"
 #include "spec.h"
 #include "state.h"
+#include "userns.h"
 #include "util.h"
 
 /* ---- shared ---------------------------------------------------------------------- */
@@ -45,7 +47,7 @@ int husk_home_from_global(const husk_pglobal *g, husk_home *h, char **data_root_
   while (n > 1 && abs[n - 1] == '/')
     abs[--n] = '\0';
   h->data_root = abs;
-  h->state_root = g->state_root ? g->state_root : "/run/husk";
+  h->state_root = g->state_root ? g->state_root : husk_default_state_root();
   *data_root_out = abs;
   return 0;
 }
@@ -62,6 +64,24 @@ int husk_home_from_global(const husk_pglobal *g, husk_home *h, char **data_root_
 static void print_error(const char *cmd, const husk_err *err)
 {
   fprintf(stderr, "husk %s: %s\n", cmd, err->msg[0] ? err->msg : strerror(err->code));
+}
+
+static bool in_path(const char *prog)
+{
+  const char *path = getenv("PATH");
+  _cleanup_free_ char *copy = husk_xstrdup(path && *path ? path : "/usr/bin:/bin");
+  for (char *save = NULL, *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+    _cleanup_free_ char *p = husk_xasprintf("%s/%s", d, prog);
+    if (access(p, X_OK) == 0)
+      return true;
+  }
+  return false;
+}
+
+static void run_warn(void *arg, const char *msg)
+{
+  (void)arg;
+  fprintf(stderr, "husk run: warning: %s\n", msg);
 }
 
 static int usage_error(husk_err *err, const char *cmd, const char *msg)
@@ -213,15 +233,6 @@ static int stdin_devnull(husk_err *err)
   return 0;
 }
 
-static int start_exit_code(const husk_err *err)
-{
-  if (err->code == ENOENT)
-    return 127;
-  if (err->code == EACCES || err->code == ENOEXEC || err->code == EPERM)
-    return 126;
-  return 125;
-}
-
 /* ---- run ------------------------------------------------------------------------------ */
 
 static const char run_help[] =
@@ -251,7 +262,8 @@ static const char run_help[] =
     "      --tmpfs DST[:OPTS]   mount a tmpfs\n"
     "      --read-only          mount the root filesystem read-only\n"
     "      --entrypoint CMD     override the image's entrypoint (\"\" clears it)\n"
-    "      --network MODE       none (default: only lo), host, bridge, or a network made by\n"
+    "      --network MODE       bridge (the default), none (only lo), host, slirp4netns (the\n"
+    "                           rootless default), container:NAME, or a network made by\n"
     "                           `husk network create`\n"
     "  -p, --publish [IP:]HOSTPORT:PORT[/udp]  publish a port (bridge networks)\n"
     "      --stop-signal SIG    signal for `husk stop` (default: the image's, else SIGTERM)\n"
@@ -411,7 +423,13 @@ static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *e
   /* docker's default is the bridge; $HUSK_NETWORK changes the default (the
    * test suite sets it to none so that it never touches the host's network) */
   const char *defnet = getenv("HUSK_NETWORK");
-  o->network = HUSK_NET_BRIDGE;
+  /* rootless (like podman): slirp4netns when it is installed and may open
+   * /dev/net/tun, else none */
+  bool slirp = in_path("slirp4netns") && access("/dev/net/tun", R_OK | W_OK) == 0;
+  if (!husk_rootless())
+    o->network = HUSK_NET_BRIDGE;
+  else
+    o->network = slirp ? HUSK_NET_SLIRP : HUSK_NET_NONE;
   if (defnet && *defnet) {
     int r = husk_net_mode_parse(defnet, &o->network, &o->network_name, err);
     if (r < 0)
@@ -581,8 +599,9 @@ static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *e
       }
     }
   }
-  if (a->n_ports && o->network != HUSK_NET_BRIDGE)
-    return husk_errorf_plain(err, EINVAL, "--publish needs a bridge network (--network bridge)");
+  if (a->n_ports && o->network != HUSK_NET_BRIDGE && o->network != HUSK_NET_SLIRP)
+    return husk_errorf_plain(err, EINVAL,
+                             "--publish needs a bridge network (--network bridge) or slirp4netns");
   o->volumes = a->vols;
   o->n_volumes = a->n_vols;
   o->cap_add = a->cap_add;
@@ -622,12 +641,13 @@ int husk_cmd_run(const husk_pglobal *g, int argc, char **argv, husk_err *err)
     return r;
   }
   husk_prun_result res;
+  a.o.warn = run_warn;
   r = husk_prun(&home, store, &a.o, img, &res, err);
   run_args_clear(&a);
   if (r < 0) {
     if (res.start_failed) {
       print_error("run", err);
-      return start_exit_code(err);
+      return res.exit_code; /* 127, 126 or 125, like docker */
     }
     return r;
   }
@@ -1122,14 +1142,12 @@ static int stop_one(const husk_home *h, const char *ref, int timeout, husk_err *
   }
   if (!gone && timeout > 0)
     gone = wait_pid_exit(st->pid, st->pid_start_time, timeout * 1000);
-  if (!gone) {
-    if (husk_container_kill(h->state_root, ct->id, SIGKILL, true, &e) < 0 &&
-        husk_container_kill(h->state_root, ct->id, SIGKILL, false, &e) < 0) {
-      /* already gone */
-    }
-    if (!wait_pid_exit(st->pid, st->pid_start_time, 10000))
-      return husk_errorf_plain(err, ETIMEDOUT, "container %s did not stop after SIGKILL", ref);
-  }
+  /* SIGKILL the init and everything in its cgroup, waiting at most
+   * $HUSK_KILL_TIMEOUT for them (a process in uninterruptible sleep or a
+   * frozen cgroup keeps SIGKILL pending) */
+  if (!gone && (r = husk_container_kill_wait(h->state_root, ct->id, -1, err)) < 0 &&
+      err->code != ENOENT)
+    return r;
   husk_pctr_wait_recorded(h, ct->id, 5000);
   /* nobody waited for it (its husk run was killed): release it here */
   _cleanup_pctr_ husk_pctr *again = NULL;
@@ -1450,4 +1468,73 @@ int husk_cmd_inspect(const husk_pglobal *g, int argc, char **argv, husk_err *err
            json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
   return status;
+}
+
+/* ---- gc ------------------------------------------------------------------------------- */
+
+static const char gc_help[] =
+    "Usage: husk gc [OPTIONS]\n"
+    "\n"
+    "Remove what crashed or killed husk commands left behind: runtime state,\n"
+    "cgroups, overlay mounts and network leases of containers whose husk run or\n"
+    "monitor is gone, containers run with --rm or never set up, container\n"
+    "directories, names and image holds without a container, image-store temp\n"
+    "files and unused layers, and state of `husk oci` creates that never\n"
+    "finished.  Running containers and containers kept after they exited stay\n"
+    "(husk rm removes those).  Prints one line per thing removed.\n"
+    "\n"
+    "Options:\n"
+    "      --oci              also delete stopped `husk oci` containers of --root\n"
+    "      --min-age SECONDS  leave ownerless leftovers younger than this alone (a\n"
+    "                         husk run may be writing them; default 60)\n"
+    "      --help             this help\n";
+
+static void gc_print(void *arg, bool error, const char *line)
+{
+  (void)arg;
+  if (error) {
+    fflush(stdout);
+    fprintf(stderr, "husk gc: %s\n", line);
+  } else {
+    printf("%s\n", line);
+  }
+}
+
+int husk_cmd_gc(const husk_pglobal *g, int argc, char **argv, husk_err *err)
+{
+  HOME_OR_RETURN(g, home, err);
+  enum { OPT_OCI = 1000, OPT_MIN_AGE };
+  static const struct option longopts[] = {{"oci", no_argument, NULL, OPT_OCI},
+                                           {"min-age", required_argument, NULL, OPT_MIN_AGE},
+                                           {"help", no_argument, NULL, OPT_HELP},
+                                           {NULL, 0, NULL, 0}};
+  husk_gc_opts o = {.oci = false, .min_age = HUSK_GC_MIN_AGE_DEFAULT};
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+    switch (c) {
+    case OPT_OCI:
+      o.oci = true;
+      break;
+    case OPT_MIN_AGE: {
+      int64_t v;
+      if (husk_parse_i64(optarg, &v) < 0 || v < 0 || v > 86400 * 365)
+        return husk_errorf_plain(err, EINVAL, "--min-age %s: not a number of seconds", optarg);
+      o.min_age = (int)v;
+      break;
+    }
+    case OPT_HELP:
+      fputs(gc_help, stdout);
+      return 0;
+    default:
+      return usage_error(err, "gc", "unknown option");
+    }
+  }
+  if (optind < argc)
+    return usage_error(err, "gc", "gc takes no arguments");
+  husk_err e = {0};
+  int r = husk_gc(&home, &o, gc_print, NULL, &e);
+  fflush(stdout);
+  return r < 0 ? 1 : 0; /* the failures are printed already */
 }

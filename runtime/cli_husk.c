@@ -2,10 +2,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "state.h"
+#include "userns.h"
 #include "cli_network.h"
 #include "porcelain.h"
+#include "porcelain_gc.h"
 
 typedef struct pcommand {
   const char *name;
@@ -22,6 +26,7 @@ static const pcommand commands[] = {
     {"kill", husk_cmd_kill, "send a signal to containers"},
     {"rm", husk_cmd_rm, "remove containers"},
     {"inspect", husk_cmd_inspect, "print containers as JSON"},
+    {"gc", husk_cmd_gc, "remove what crashed or killed commands left behind"},
     {"volume", husk_cmd_volume, "manage named volumes (create, ls, rm, inspect)"},
     {"network", husk_cmd_network, "manage networks (create, ls, rm, inspect)"},
     {"pull", husk_cmd_pull, "pull an image from a registry"},
@@ -36,8 +41,9 @@ static void usage(FILE *f)
   fprintf(f, "Usage: husk [GLOBAL OPTIONS] COMMAND [OPTIONS]\n\n"
              "Global options:\n"
              "  --data-root DIR  images, containers and volumes (default $HUSK_DATA_ROOT, else\n"
-             "                   /var/lib/husk)\n"
-             "  --root DIR       runtime state of containers (default /run/husk)\n"
+             "                   /var/lib/husk; rootless ~/.local/share/husk)\n"
+             "  --root DIR       runtime state of containers (default /run/husk; rootless\n"
+             "                   $XDG_RUNTIME_DIR/husk)\n"
              "  --debug          errors with their errno\n"
              "  --version        print the version\n\n"
              "Commands:\n");
@@ -46,6 +52,25 @@ static void usage(FILE *f)
   fprintf(f, "  %-9s  %s\n", "oci", "the runc-compatible OCI runtime (husk oci --help)");
   fprintf(f, "  %-9s  %s\n", "version", "print the version");
   fprintf(f, "\nRun `husk COMMAND --help` for the options of a command.\n");
+}
+
+/* Rootless, the commands that mount or own files of the containers' ids run
+ * as root of a user namespace of their own (the others need the user's own
+ * identity, e.g. exec to join a container's user namespace). */
+static int rootless_enter(husk_pglobal *g, const char *cmd, husk_err *err)
+{
+  static const char *const in_userns[] = {"run",  "rm",    "rmi",    "load",
+                                          "pull", "image", "volume", "gc"};
+  if (geteuid() == 0)
+    return 0;
+  for (size_t i = 0; i < sizeof(in_userns) / sizeof(in_userns[0]); i++) {
+    if (strcmp(cmd, in_userns[i]) != 0)
+      continue;
+    /* the user's paths, before we are "root" */
+    g->data_root = husk_data_root(g->data_root);
+    return husk_userns_enter(err);
+  }
+  return 0;
 }
 
 /* "--flag VALUE" or "--flag=VALUE" at argv[*i]; advances *i. */
@@ -71,7 +96,7 @@ static int flag_value(int argc, char **argv, int *i, const char *flag, const cha
 
 int husk_main(int argc, char **argv)
 {
-  husk_pglobal g = {.data_root = NULL, .state_root = "/run/husk", .debug = false};
+  husk_pglobal g = {.data_root = NULL, .state_root = husk_default_state_root(), .debug = false};
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
     const char *a = argv[i];
@@ -128,7 +153,9 @@ int husk_main(int argc, char **argv)
     if (strcmp(cmd, commands[k].name) != 0)
       continue;
     husk_err err = {0};
-    int r = commands[k].fn(&g, argc - i, argv + i, &err);
+    int r = rootless_enter(&g, cmd, &err);
+    if (r == 0)
+      r = commands[k].fn(&g, argc - i, argv + i, &err);
     if (r >= 0)
       return r;
     if (g.debug)

@@ -22,8 +22,6 @@
 #include "state.h"
 #include "util.h"
 
-#define DEFAULT_ROOT "/run/husk"
-
 /* ---- logging ------------------------------------------------------------------ */
 
 void husk_cli_log(const husk_global *g, const char *level, const char *msg)
@@ -54,6 +52,12 @@ void husk_cli_report(const husk_global *g, const husk_err *err)
   const char *msg = err->msg[0] ? err->msg : strerror(err->code ? err->code : EINVAL);
   fprintf(stderr, "husk: %s\n", msg);
   husk_cli_log(g, "error", msg);
+}
+
+static void cli_warn(void *arg, const char *msg)
+{
+  fprintf(stderr, "husk: warning: %s\n", msg);
+  husk_cli_log(arg, "warning", msg);
 }
 
 /* ---- option helpers --------------------------------------------------------------- */
@@ -163,12 +167,10 @@ static int cmd_create_or_run(const husk_global *g, int argc, char **argv, bool r
   int lf = listen_fds();
   if (lf > o.preserve_fds)
     o.preserve_fds = lf;
-  if (!run) {
-    int r = husk_container_create(&o, err);
-    return r < 0 ? r : 0;
-  }
+  o.warn = cli_warn;
+  o.warn_arg = (void *)g;
   int code = 0;
-  int r = husk_container_run(&o, &code, err);
+  int r = run ? husk_container_run(&o, &code, err) : husk_container_create(&o, err);
   return r < 0 ? r : code;
 }
 
@@ -890,7 +892,8 @@ static void oci_usage(FILE *f)
   fprintf(f, "Usage: husk oci [GLOBAL OPTIONS] COMMAND [OPTIONS] ID ...\n"
              "       husk-oci [GLOBAL OPTIONS] COMMAND ...   (runc-compatible)\n\n"
              "Global options:\n"
-             "  --root DIR                state directory (default " DEFAULT_ROOT ")\n"
+             "  --root DIR                state directory (default /run/husk; rootless:\n"
+             "                            $XDG_RUNTIME_DIR/husk)\n"
              "  --log FILE                append errors and debug lines to FILE\n"
              "  --log-format text|json    format of --log lines\n"
              "  --debug                   more logging\n"
@@ -914,7 +917,7 @@ int husk_oci_main(int argc, char **argv)
                                        {"version", no_argument, NULL, 'v'},
                                        {"help", no_argument, NULL, 'h'},
                                        {0, 0, 0, 0}};
-  husk_global g = {.root = DEFAULT_ROOT};
+  husk_global g = {.root = husk_default_state_root()};
   husk_err err = {0};
   const char *env_root = getenv("HUSK_ROOT");
   if (env_root && *env_root)

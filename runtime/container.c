@@ -30,6 +30,7 @@
 #include "state.h"
 #include "sync.h"
 #include "terminal.h"
+#include "userns.h"
 #include "util.h"
 
 #ifndef CLONE_INTO_CGROUP
@@ -173,7 +174,7 @@ static int init_setup(init_args *a, husk_err *err)
   husk_rootfs rfs = {.spec = spec,
                      .rootfs = a->rootfs,
                      .bundle = a->bundle,
-                     .userns = spec->ns[HUSK_NS_USER].present,
+                     .userns = spec->ns[HUSK_NS_USER].present || husk_in_userns(),
                      .cgroup_layout = a->layout,
                      .rootfd = -1};
   if (mountns && husk_rootfs_prepare(&rfs, err) < 0)
@@ -461,15 +462,19 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
     return r;
 
   const char *manager = o->cgroup_manager ? o->cgroup_manager : "cgroupfs";
+  husk_err warning = {0};
   husk_cgroup_config cgc = {.id = o->id,
                             .cgroups_path = spec->cgroups_path,
                             .resources = spec->resources,
                             .manager = manager,
                             .devices = spec->devices,
                             .n_devices = spec->n_devices,
-                            .rootless = geteuid() != 0};
+                            .rootless = husk_rootless(),
+                            .warning = &warning};
   if ((r = husk_cgroup_create(&cgc, &c->cg, err)) < 0)
     return r;
+  if (warning.code && o->warn)
+    o->warn(o->warn_arg, warning.msg);
   /* From here on the state names the cgroup (pid 0: not running), so that
    * `delete --force` finds it even if we are killed before the end. */
   if (c->cg && (r = save_early_state(c, o, err)) < 0)
@@ -904,19 +909,124 @@ int husk_container_kill(const char *root, const char *id, int sig, bool all, hus
 
 /* ---- delete ----------------------------------------------------------------- */
 
-static void wait_gone(pid_t pid, uint64_t start_time)
+int husk_kill_timeout_ms(void)
 {
-  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (pidfd < 0)
-    return;
-  for (int i = 0; i < 50; i++) {
-    struct pollfd p = {.fd = pidfd, .events = POLLIN};
-    if (poll(&p, 1, 100) > 0)
-      break;
-    if (start_time && husk_pid_start_time(pid) != start_time)
-      break;
+  const char *v = getenv("HUSK_KILL_TIMEOUT");
+  if (v && *v) {
+    char *end = NULL;
+    double s = strtod(v, &end);
+    if (end && *end == '\0' && s >= 0 && s <= 86400)
+      return (int)(s * 1000);
   }
-  close(pidfd);
+  return 10000;
+}
+
+/* ", pid 123 (D, disk sleep, in __refrigerator)" appended to buf. */
+static void describe_pid(pid_t pid, char *buf, size_t len)
+{
+  char path[64], status[4096] = "", wchan[128] = "";
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0)
+    husk_read_all(fd, status, sizeof(status));
+  /* "State:\tD (disk sleep)" -> "D, disk sleep" */
+  const char *s = strstr(status, "\nState:\t");
+  char state[64] = "gone";
+  if (s) {
+    s += 8;
+    const char *open_paren = strchr(s, '('), *close_paren = strchr(s, ')');
+    if (open_paren && close_paren && close_paren > open_paren && s[0] != '\n')
+      snprintf(state, sizeof(state), "%c, %.*s", s[0], (int)(close_paren - open_paren - 1),
+               open_paren + 1);
+  }
+  snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+  _cleanup_close_ int wfd = open(path, O_RDONLY | O_CLOEXEC);
+  if (wfd >= 0)
+    husk_read_all(wfd, wchan, sizeof(wchan));
+  wchan[strcspn(wchan, "\n")] = '\0';
+  size_t used = strlen(buf);
+  if (used + 1 >= len)
+    return;
+  snprintf(buf + used, len - used, "%spid %d (%s%s%s)", used ? ", " : "", (int)pid, state,
+           wchan[0] && strcmp(wchan, "0") != 0 ? ", in " : "",
+           wchan[0] && strcmp(wchan, "0") != 0 ? wchan : "");
+}
+
+/* SIGKILL the init (when alive) and every process of the cgroup until none
+ * is left, at most timeout_ms.  Processes in uninterruptible sleep or in a
+ * frozen cgroup keep the signal pending: then ETIMEDOUT names them. */
+static int kill_wait_gone(const husk_state *st, bool init_alive, husk_cgroup *cg, int timeout_ms,
+                          husk_err *err)
+{
+  _cleanup_close_ int pidfd = -1;
+  if (init_alive && st->pid > 0) {
+    pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+    /* the pid could have been reused since the status check */
+    if (pidfd >= 0 && st->pid_start_time && husk_pid_start_time(st->pid) != st->pid_start_time)
+      husk_closep(&pidfd);
+  }
+  uint64_t start = husk_now_ns();
+  /* a SIGKILL takes a moment even for a process that can die */
+  uint64_t deadline = start + (uint64_t)(timeout_ms > 100 ? timeout_ms : 100) * 1000000ULL;
+  int delay = 1;
+  for (;;) {
+    if (pidfd >= 0)
+      syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    pid_t *pids = NULL;
+    size_t n = 0;
+    husk_err ignored;
+    if (cg && husk_cgroup_pids(cg, &pids, &n, &ignored) < 0)
+      n = 0;
+    for (size_t i = 0; i < n; i++)
+      kill(pids[i], SIGKILL);
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    bool init_gone = pidfd < 0 || poll(&p, 1, 0) > 0;
+    if (init_gone && n == 0) {
+      free(pids);
+      return 0;
+    }
+    if (husk_now_ns() >= deadline) {
+      char who[700] = "";
+      size_t left = n;
+      bool init_listed = false;
+      for (size_t i = 0; i < n; i++)
+        init_listed = init_listed || pids[i] == st->pid;
+      if (!init_gone && !init_listed) {
+        describe_pid(st->pid, who, sizeof(who));
+        left++;
+      }
+      for (size_t i = 0; i < n && i < 8; i++)
+        describe_pid(pids[i], who, sizeof(who));
+      free(pids);
+      return husk_errorf_plain(err, ETIMEDOUT,
+                               "container %s: %s still there %.1f s after SIGKILL: %s (stuck in "
+                               "the kernel or in a frozen cgroup?)",
+                               st->id, left > 1 ? "processes are" : "a process is",
+                               (double)(husk_now_ns() - start) / 1e9, who);
+    }
+    free(pids);
+    poll(pidfd >= 0 ? &p : NULL, pidfd >= 0 ? 1 : 0, delay); /* a sleep without a pidfd */
+    delay = delay < 50 ? delay * 2 : 50;
+  }
+}
+
+int husk_container_kill_wait(const char *root, const char *id, int timeout_ms, husk_err *err)
+{
+  _cleanup_state_ husk_state *st = NULL;
+  int r = husk_state_load(root, id, &st, err);
+  if (r < 0)
+    return r;
+  husk_status s = husk_state_status(root, st);
+  husk_cgroup *cg = NULL;
+  if (st->cgroup_path && husk_cgroup_open(st->cgroup_path, &cg, err) < 0)
+    cg = NULL;
+  if (s == HUSK_STATUS_PAUSED && cg)
+    husk_cgroup_freeze(cg, false, err);
+  r = kill_wait_gone(st, s != HUSK_STATUS_STOPPED, cg,
+                     timeout_ms < 0 ? husk_kill_timeout_ms() : timeout_ms, err);
+  if (cg)
+    husk_cgroup_free(cg);
+  return r;
 }
 
 /* A create killed while it made the default cgroup (before state.json named
@@ -963,12 +1073,16 @@ int husk_container_delete(const char *root, const char *id, bool force, husk_err
   husk_cgroup *cg = NULL;
   if (st->cgroup_path && husk_cgroup_open(st->cgroup_path, &cg, err) < 0)
     cg = NULL;
-  if (s != HUSK_STATUS_STOPPED) {
-    if (s == HUSK_STATUS_PAUSED && cg)
-      husk_cgroup_freeze(cg, false, err);
-    husk_err e;
-    signal_pid(st, SIGKILL, &e);
-    wait_gone(st->pid, st->pid_start_time);
+  if (s == HUSK_STATUS_PAUSED && cg)
+    husk_cgroup_freeze(cg, false, err);
+  /* bounded: a process SIGKILL cannot end keeps the state for a later delete */
+  if ((r = kill_wait_gone(st, s != HUSK_STATUS_STOPPED, cg, husk_kill_timeout_ms(), err)) < 0) {
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof(err->msg) - n,
+             "; the state is kept: delete again once it is gone");
+    if (cg)
+      husk_cgroup_free(cg);
+    return r;
   }
   _cleanup_spec_ husk_spec *spec = NULL;
   husk_err e;
@@ -1099,6 +1213,10 @@ int husk_container_exec(const char *root, const char *id, const husk_exec_opts *
   int nsflags = differing_namespaces(st->pid);
   /* pid and time namespaces apply to children: enter them here */
   int parent_flags = nsflags & (CLONE_NEWPID | 0x80);
+  /* unprivileged (rootless): into the container's user namespace too, where
+   * we may join the others (setns with several flags enters it first) */
+  if ((nsflags & CLONE_NEWUSER) && parent_flags && husk_rootless())
+    parent_flags |= CLONE_NEWUSER;
   /* ... and only for this one child: keep our own to go back to */
   _cleanup_close_ int own_pidns = -1, own_timens = -1;
   if (parent_flags & CLONE_NEWPID)

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -61,7 +62,21 @@ const char *husk_data_root(const char *flag_value)
   const char *env = getenv("HUSK_DATA_ROOT");
   if (env && *env)
     return env;
-  return DEFAULT_DATA_ROOT;
+  if (geteuid() == 0)
+    return DEFAULT_DATA_ROOT;
+  /* rootless: $XDG_DATA_HOME/husk, else ~/.local/share/husk */
+  static char buf[4096];
+  struct passwd *pw;
+  const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+  if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(buf) - 8)
+    snprintf(buf, sizeof(buf), "%s/husk", xdg);
+  else if (home && home[0] == '/' && strlen(home) < sizeof(buf) - 24)
+    snprintf(buf, sizeof(buf), "%s/.local/share/husk", home);
+  else if ((pw = getpwuid(geteuid())) && pw->pw_dir && strlen(pw->pw_dir) < sizeof(buf) - 24)
+    snprintf(buf, sizeof(buf), "%s/.local/share/husk", pw->pw_dir);
+  else
+    return DEFAULT_DATA_ROOT;
+  return buf;
 }
 
 /* ---- sha256 ---- */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -95,33 +96,98 @@ int husk_ns_prepare_parent(const husk_spec *spec, husk_ns_plan *plan, husk_err *
   return 0;
 }
 
-static int write_map(pid_t pid, const char *file, const husk_idmap *maps, size_t n, husk_err *err)
+static int format_map(const char *file, const husk_idmap *maps, size_t n, char *buf, size_t cap,
+                      husk_err *err)
 {
-  char buf[4096];
   size_t len = 0;
   for (size_t i = 0; i < n; i++) {
-    int w = snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", maps[i].container_id,
-                     maps[i].host_id, maps[i].size);
-    if (w < 0 || (size_t)w >= sizeof(buf) - len)
+    int w = snprintf(buf + len, cap - len, "%u %u %u\n", maps[i].container_id, maps[i].host_id,
+                     maps[i].size);
+    if (w < 0 || (size_t)w >= cap - len)
       return husk_errorf_plain(err, E2BIG, "too many %s entries", file);
     len += (size_t)w;
   }
+  return (int)len;
+}
+
+/* Unprivileged: newuidmap/newgidmap (setuid helpers of Debian's uidmap) check
+ * the ranges against /etc/subuid and /etc/subgid and write the map for us. */
+static int write_map_helper(pid_t pid, const char *tool, const husk_idmap *maps, size_t n,
+                            husk_err *err)
+{
+  char **argv = husk_xcalloc(3 * n + 3, sizeof(char *));
+  size_t k = 0;
+  argv[k++] = husk_xstrdup(tool);
+  argv[k++] = husk_xasprintf("%d", (int)pid);
+  for (size_t i = 0; i < n; i++) {
+    argv[k++] = husk_xasprintf("%u", maps[i].container_id);
+    argv[k++] = husk_xasprintf("%u", maps[i].host_id);
+    argv[k++] = husk_xasprintf("%u", maps[i].size);
+  }
+  _cleanup_strv_ char **args = argv;
+  char out[512];
+  int status;
+  int r = husk_spawn_capture(args, NULL, out, sizeof(out), &status, err);
+  if (r == -ENOENT)
+    return husk_errorf_plain(err, ENOENT,
+                             "%s not found: rootless containers with more than one id mapped "
+                             "need it (apt-get install uidmap)",
+                             tool);
+  if (r < 0)
+    return r;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return 0;
+  char *nl = strchr(out, '\n');
+  if (nl)
+    *nl = '\0';
+  return husk_errorf_plain(err, EPERM, "%s %d: %s", tool, (int)pid,
+                           out[0] ? out : "failed (are the ranges in /etc/subuid, /etc/subgid?)");
+}
+
+/* Only our own id, once: an unprivileged process may write that map itself
+ * (for gid_map after denying setgroups). */
+static bool only_self(const husk_idmap *maps, size_t n, uint32_t self)
+{
+  return n == 1 && maps[0].size == 1 && maps[0].host_id == self;
+}
+
+static int write_map(pid_t pid, const char *file, const husk_idmap *maps, size_t n, husk_err *err)
+{
+  bool uid = strcmp(file, "uid_map") == 0;
+  bool privileged = geteuid() == 0;
+  bool self = only_self(maps, n, uid ? (uint32_t)geteuid() : (uint32_t)getegid());
+  if (!privileged && !self)
+    return write_map_helper(pid, uid ? "newuidmap" : "newgidmap", maps, n, err);
+  char buf[4096];
+  int len = format_map(file, maps, n, buf, sizeof(buf), err);
+  if (len < 0)
+    return len;
   char path[64];
+  if (!privileged && !uid) {
+    snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+    if (husk_write_file_at(AT_FDCWD, path, "deny", 4, err) < 0)
+      return husk_error_wrap(err, "rootless gid_map");
+  }
   snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-  if (husk_write_file_at(AT_FDCWD, path, buf, len, err) < 0)
+  if (husk_write_file_at(AT_FDCWD, path, buf, (size_t)len, err) < 0)
     return husk_error_wrap(err, "write %s", file);
+  return 0;
+}
+
+int husk_ns_write_maps(pid_t pid, const husk_idmap *uid, size_t n_uid, const husk_idmap *gid,
+                       size_t n_gid, husk_err *err)
+{
+  if (n_uid && write_map(pid, "uid_map", uid, n_uid, err) < 0)
+    return husk_error_ret(err);
+  if (n_gid && write_map(pid, "gid_map", gid, n_gid, err) < 0)
+    return husk_error_ret(err);
   return 0;
 }
 
 int husk_ns_write_idmaps(pid_t pid, const husk_spec *spec, husk_err *err)
 {
-  if (spec->n_uid_mappings &&
-      write_map(pid, "uid_map", spec->uid_mappings, spec->n_uid_mappings, err) < 0)
-    return husk_error_ret(err);
-  if (spec->n_gid_mappings &&
-      write_map(pid, "gid_map", spec->gid_mappings, spec->n_gid_mappings, err) < 0)
-    return husk_error_ret(err);
-  return 0;
+  return husk_ns_write_maps(pid, spec->uid_mappings, spec->n_uid_mappings, spec->gid_mappings,
+                            spec->n_gid_mappings, err);
 }
 
 int husk_ns_join_child(husk_ns_plan *plan, husk_err *err)

@@ -27,6 +27,11 @@ int husk_ns_prepare_parent(const husk_spec *spec, husk_ns_plan *plan, husk_err *
 
 /* In the runtime, after clone: write uid_map/gid_map of the child. */
 int husk_ns_write_idmaps(pid_t pid, const husk_spec *spec, husk_err *err);
+/* The same for explicit maps.  Unprivileged callers write a map of only their
+ * own id themselves (denying setgroups for gid_map) and use newuidmap /
+ * newgidmap (Debian's uidmap) for anything else. */
+int husk_ns_write_maps(pid_t pid, const husk_idmap *uid, size_t n_uid, const husk_idmap *gid,
+                       size_t n_gid, husk_err *err);
 
 /* In the init: join the namespaces opened by path (user first), then unshare
  * what has to be created after joining. */

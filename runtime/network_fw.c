@@ -9,15 +9,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
-
-extern char **environ;
 
 char *husk_fw_ruleset(const husk_fw_network *nets, size_t n_nets, const husk_fw_port *ports,
                       size_t n_ports)
@@ -102,46 +99,13 @@ static char *netfw_path(void)
 static int netfw_apply(const char *script, husk_err *err)
 {
   _cleanup_free_ char *path = netfw_path();
-  int in[2], errp[2];
-  if (pipe2(in, O_CLOEXEC) < 0)
-    return husk_errorf(err, errno, "pipe");
-  if (pipe2(errp, O_CLOEXEC) < 0) {
-    int e = errno;
-    close(in[0]);
-    close(in[1]);
-    return husk_errorf(err, e, "pipe");
-  }
-  _cleanup_close_ int in_r = in[0], in_w = in[1], err_r = errp[0], err_w = errp[1];
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in_r, 0);
-  posix_spawn_file_actions_adddup2(&fa, err_w, 2);
-  posix_spawn_file_actions_adddup2(&fa, err_w, 1);
   char *argv[] = {path, (char *)"apply", NULL};
-  pid_t pid;
-  int r = strchr(path, '/') ? posix_spawn(&pid, path, &fa, NULL, argv, environ)
-                            : posix_spawnp(&pid, path, &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (r != 0)
-    return husk_errorf(err, r, "run %s (the firewall helper; set $HUSK_NETFW)", path);
-  husk_closep(&in_r);
-  husk_closep(&err_w);
-  r = husk_write_all(in_w, script, strlen(script));
-  husk_closep(&in_w);
   char msg[768];
-  ssize_t got = husk_read_all(err_r, msg, sizeof(msg));
-  if (got < 0)
-    got = 0;
-  msg[got] = '\0';
-  char drain[512];
-  while (read(err_r, drain, sizeof(drain)) > 0)
-    ;
   int status;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR)
-      return husk_errorf(err, errno, "wait for %s", path);
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && r == 0)
+  int r = husk_spawn_capture(argv, script, msg, sizeof(msg), &status, err);
+  if (r < 0)
+    return husk_error_wrap(err, "the firewall helper (set $HUSK_NETFW)");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
     return 0;
   /* one line: the first line of nft's message */
   for (char *c = msg; *c; c++)

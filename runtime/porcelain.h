@@ -24,6 +24,7 @@
 
 #include "error.h"
 #include "image.h"
+#include "overlay.h"
 
 struct json_object;
 
@@ -76,7 +77,8 @@ typedef enum husk_net_mode {
   HUSK_NET_NONE,
   HUSK_NET_HOST,
   HUSK_NET_BRIDGE,
-  HUSK_NET_CONTAINER
+  HUSK_NET_CONTAINER,
+  HUSK_NET_SLIRP /* a new namespace connected by slirp4netns (user-mode, rootless) */
 } husk_net_mode;
 
 typedef struct husk_run_opts {
@@ -112,6 +114,9 @@ typedef struct husk_run_opts {
   char **cap_drop;        /* --cap-drop */
   const char *seccomp;    /* --security-opt seccomp=: NULL default, "unconfined", or a file */
   bool no_new_privileges; /* --security-opt no-new-privileges */
+  /* told when the container runs without something asked for */
+  void (*warn)(void *arg, const char *msg);
+  void *warn_arg;
 } husk_run_opts;
 
 /* --cpus "0.5" -> quota/period (period 100000 us); more than the host's CPUs is an error. */
@@ -169,13 +174,6 @@ int husk_env_file_read(const char *path, char ***env, husk_err *err);
 
 /* ---- overlay root filesystems (porcelain_rootfs.c) ------------------------ */
 
-/* Mount overlayfs at target: lowerdir = layers top-first, upper, work.
- * volatile_upper: no syncs of the upper dir (unmount is then cheap; the upper
- * is not usable after a crash: for containers removed on exit). */
-int husk_overlay_mount(char *const *layers, size_t n_layers, const char *upper, const char *work,
-                       bool volatile_upper, const char *target, husk_err *err);
-/* Unmount target if it is a mount point (not an error when it is not). */
-int husk_overlay_umount(const char *target, husk_err *err);
 /* rm -rf dirfd/name without crossing into other filesystems (a mount point
  * below it is an error, so a still-mounted rootfs is never emptied). */
 int husk_rm_rf_at(int dirfd, const char *name, husk_err *err);
@@ -245,6 +243,9 @@ void husk_pctr_live_now(const husk_home *h, const husk_pctr *c, husk_plive *out)
 /* Record fields (doc paths like "State.Pid"). */
 const char *husk_pctr_str(const husk_pctr *c, const char *path);
 int64_t husk_pctr_int(const husk_pctr *c, const char *path, int64_t dflt);
+/* The process waiting for the container (foreground husk run or monitor)
+ * lives: the container is being made, run or removed by it. */
+bool husk_pctr_runner_alive(const husk_pctr *c);
 bool husk_pctr_bool(const husk_pctr *c, const char *path);
 struct json_object *husk_pctr_obj(const husk_pctr *c, const char *path);
 /* Set a field, creating the intermediate objects; takes ownership of v. */
@@ -320,10 +321,14 @@ typedef struct husk_pnet {
   int prefix;
   /* bridge: files in the container's directory to bind-mount (NULL: none) */
   char *hosts_path, *resolv_path, *hostname_path;
+  /* slirp4netns: it exits when the last copy of this fd is closed (the
+   * foreground husk run, or the monitor of a detached container) */
+  int slirp_exit_fd;
 } husk_pnet;
 
 void husk_pnet_init(husk_pnet *n);
-/* --network: none, host, bridge, or the name of a network (bridge mode). */
+/* --network: none, host, bridge, slirp4netns, container:NAME, or the name of
+ * a network (bridge mode). */
 int husk_net_mode_parse(const char *s, husk_net_mode *mode, const char **network, husk_err *err);
 const char *husk_net_mode_name(husk_net_mode m);
 /* Before create: set up what the container will join. */
@@ -342,8 +347,10 @@ void husk_pnet_release(const husk_home *h, const char *id, husk_net_mode mode);
 
 typedef struct husk_prun_result {
   char id[HUSK_ID_LEN + 1];
-  int exit_code;     /* foreground: the container's */
-  bool start_failed; /* the error came from starting the process (exec) */
+  int exit_code;     /* foreground: the container's; start_failed: 127 (not found), 126 (not
+                        executable) or 125, like docker's */
+  bool start_failed; /* the error came from starting the process (exec); a foreground
+                        container that is not --rm is then kept, exited with exit_code */
 } husk_prun_result;
 
 /* Create and run a container from img (held in store for the container's
@@ -364,6 +371,7 @@ typedef struct husk_pmon_args {
   husk_pnet *net;
   bool tty;
   bool auto_remove;
+  husk_err *warning; /* out: the core's warning, when it has one */
 } husk_pmon_args;
 
 /* Fork the monitor: it creates and starts the container with its output in

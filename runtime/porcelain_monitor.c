@@ -32,7 +32,8 @@ typedef struct mon_msg {
   char msg[sizeof(((husk_err *)0)->msg)];
 } mon_msg;
 
-static void report(int fd, const husk_err *err)
+/* err NULL: started (with warning's message when it has one) */
+static void report(int fd, const husk_err *err, const husk_err *warning)
 {
   if (fd < 0)
     return;
@@ -40,6 +41,8 @@ static void report(int fd, const husk_err *err)
   if (err) {
     m.code = err->code ? err->code : EIO;
     snprintf(m.msg, sizeof(m.msg), "%s", err->msg);
+  } else if (warning && warning->code) {
+    snprintf(m.msg, sizeof(m.msg), "%s", warning->msg);
   }
   husk_write_all(fd, &m, sizeof(m));
 }
@@ -210,6 +213,11 @@ static void finish(const husk_pmon_args *a, int code)
   }
 }
 
+static void keep_warning(void *arg, const char *msg)
+{
+  husk_errorf_plain(arg, EPERM, "%s", msg);
+}
+
 static _Noreturn void monitor_main(const husk_pmon_args *a, int logfd, int report_fd)
 {
   setsid();
@@ -224,25 +232,27 @@ static _Noreturn void monitor_main(const husk_pmon_args *a, int logfd, int repor
   dup2(logfd, 1);
   dup2(logfd, 2);
   close(logfd);
-  int keep[] = {report_fd, a->net ? a->net->netns_fd : -1};
+  int keep[] = {report_fd, a->net ? a->net->netns_fd : -1, a->net ? a->net->slirp_exit_fd : -1};
   close_fds_except(keep, HUSK_ARRAY_SIZE(keep));
   if (chdir("/") < 0) {
     /* keep going: only relative paths would suffer, and there are none */
   }
 
-  husk_err err = {0};
+  husk_err err = {0}, warning = {0};
   char sock_path[PATH_MAX] = "";
   _cleanup_close_ int sock = -1;
   if (a->tty && (sock = console_listen(a->home, a->id, sock_path, sizeof(sock_path), &err)) < 0) {
     give_up(a);
-    report(report_fd, &err);
+    report(report_fd, &err, NULL);
     _exit(1);
   }
   husk_create_opts co = {.root = a->home->state_root,
                          .id = a->id,
                          .bundle = a->bundle,
                          .spec = a->spec,
-                         .console_socket = a->tty ? sock_path : NULL};
+                         .console_socket = a->tty ? sock_path : NULL,
+                         .warn = keep_warning,
+                         .warn_arg = &warning};
   int r = husk_container_create(&co, &err);
   if (a->net)
     husk_pnet_close(a->net);
@@ -269,12 +279,12 @@ static _Noreturn void monitor_main(const husk_pmon_args *a, int logfd, int repor
   if (r < 0) {
     husk_closep(&master);
     give_up(a);
-    report(report_fd, &err);
+    report(report_fd, &err, NULL);
     _exit(1);
   }
   pid_t pid = st->pid;
   set_running(a, pid);
-  report(report_fd, NULL);
+  report(report_fd, NULL, &warning);
   close(report_fd);
 
   int code = wait_init(pid, master);
@@ -314,8 +324,11 @@ int husk_pmon_spawn(const husk_pmon_args *a, husk_err *err)
   do
     n = read(rfd, &m, sizeof(m));
   while (n < 0 && errno == EINTR);
-  if (n == (ssize_t)sizeof(m) && m.code == 0)
+  if (n == (ssize_t)sizeof(m) && m.code == 0) {
+    if (m.msg[0] && a->warning)
+      husk_errorf_plain(a->warning, EPERM, "%s", m.msg);
     return 0;
+  }
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;

@@ -1,5 +1,5 @@
-/* Per-container overlayfs root filesystems, mounted in the host namespace
- * (like podman), and a careful rm -rf for the container directory. */
+/* A careful rm -rf for the container directory (the overlay mounts are in
+ * overlay.c). */
 #include "porcelain.h"
 
 #include <dirent.h>
@@ -14,118 +14,6 @@
 #include <unistd.h>
 
 #include "util.h"
-
-#ifndef FSCONFIG_SET_STRING
-#define FSCONFIG_SET_FLAG   0
-#define FSCONFIG_SET_STRING 1
-#define FSCONFIG_CMD_CREATE 6
-#endif
-#ifndef FSOPEN_CLOEXEC
-#define FSOPEN_CLOEXEC 0x00000001
-#endif
-#ifndef FSMOUNT_CLOEXEC
-#define FSMOUNT_CLOEXEC 0x00000001
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#endif
-
-/* The new mount API: one lowerdir+ per layer, so no page-size limit on the
- * option string (kernel >= 6.8). */
-static int overlay_fsconfig(char *const *layers, size_t n, const char *upper, const char *work,
-                            bool vol, const char *target, husk_err *err)
-{
-  _cleanup_close_ int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
-  if (fs < 0)
-    return husk_errorf(err, errno, "fsopen overlay");
-  for (size_t i = n; i-- > 0;) {
-    if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", layers[i], 0) < 0)
-      return husk_errorf(err, errno, "overlay: lowerdir+ %s", layers[i]);
-  }
-  if (upper && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0)
-    return husk_errorf(err, errno, "overlay: upperdir %s", upper);
-  if (work && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
-    return husk_errorf(err, errno, "overlay: workdir %s", work);
-  if (upper && vol && syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
-    return husk_errorf(err, errno, "overlay: volatile");
-  if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-    return husk_errorf(err, errno, "create overlay");
-  _cleanup_close_ int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
-  if (mnt < 0)
-    return husk_errorf(err, errno, "fsmount overlay");
-  if (syscall(SYS_move_mount, mnt, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-    return husk_errorf(err, errno, "move overlay to %s", target);
-  return 0;
-}
-
-static bool needs_escape(const char *s)
-{
-  return strpbrk(s, ",:\\") != NULL;
-}
-
-int husk_overlay_mount(char *const *layers, size_t n_layers, const char *upper, const char *work,
-                       bool volatile_upper, const char *target, husk_err *err)
-{
-  if (n_layers == 0)
-    return husk_errorf_plain(err, EINVAL, "image has no layers");
-  /* one mount(2) call when the option string fits a page */
-  size_t len = 64 + (upper ? strlen(upper) : 0) + (work ? strlen(work) : 0);
-  bool escape = (upper && needs_escape(upper)) || (work && needs_escape(work));
-  for (size_t i = 0; i < n_layers; i++) {
-    len += strlen(layers[i]) + 1;
-    escape = escape || needs_escape(layers[i]);
-  }
-  if (len >= 4000 || escape)
-    return overlay_fsconfig(layers, n_layers, upper, work, volatile_upper, target, err);
-
-  _cleanup_free_ char *opts = husk_xmalloc(len);
-  size_t off = (size_t)snprintf(opts, len, "lowerdir=");
-  for (size_t i = n_layers; i-- > 0;)
-    off += (size_t)snprintf(opts + off, len - off, "%s%s", layers[i], i ? ":" : "");
-  if (upper && work)
-    off += (size_t)snprintf(opts + off, len - off, ",upperdir=%s,workdir=%s%s", upper, work,
-                            volatile_upper ? ",volatile" : "");
-  if (mount("overlay", target, "overlay", 0, opts) < 0) {
-    int e = errno;
-    if (e == EINVAL || e == ENAMETOOLONG) {
-      husk_err e2 = {0};
-      if (overlay_fsconfig(layers, n_layers, upper, work, volatile_upper, target, &e2) == 0)
-        return 0;
-    }
-    return husk_errorf(err, e, "mount overlay on %s", target);
-  }
-  return 0;
-}
-
-static bool is_mount_point(const char *path)
-{
-  struct stat st, parent;
-  char up[PATH_MAX];
-  snprintf(up, sizeof(up), "%s/..", path);
-  if (stat(path, &st) < 0 || stat(up, &parent) < 0)
-    return false;
-  return st.st_dev != parent.st_dev;
-}
-
-int husk_overlay_umount(const char *target, husk_err *err)
-{
-  for (int i = 0; i < 8; i++) {
-    if (umount2(target, UMOUNT_NOFOLLOW) == 0)
-      continue; /* stacked mounts: until it is no mount point */
-    if (errno == EINVAL || errno == ENOENT)
-      return 0;
-    if (errno == EBUSY) {
-      if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
-        continue;
-    }
-    if (errno == EINVAL || errno == ENOENT)
-      return 0;
-    return husk_errorf(err, errno, "unmount %s", target);
-  }
-  if (is_mount_point(target))
-    return husk_errorf_plain(err, EBUSY, "unmount %s: still mounted", target);
-  return 0;
-}
 
 static int rm_rf_dir(int dfd, dev_t dev, const char *path, int depth, husk_err *err)
 {

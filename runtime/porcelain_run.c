@@ -19,6 +19,7 @@
 #include "mounts.h"
 #include "spec.h"
 #include "state.h"
+#include "userns.h"
 #include "util.h"
 
 /* What a failed run must undo. */
@@ -39,6 +40,8 @@ typedef struct run_ctx {
 static void undo(run_ctx *c)
 {
   husk_err e;
+  /* a monitor that died after create leaves an init waiting for its start */
+  husk_container_delete(c->h->state_root, c->id, true, &e);
   husk_pnet_close(&c->net);
   husk_pnet_release(c->h, c->id, c->net.mode);
   if (c->mounted && husk_overlay_umount(c->merged, &e) == 0)
@@ -55,6 +58,37 @@ static void undo(run_ctx *c)
     husk_image_release(c->store, c->id, &e);
   for (char **v = c->new_volumes; v && *v; v++)
     husk_volume_remove(c->h, *v, &e);
+}
+
+/* docker's exit status of a container whose process could not be started */
+static int start_failure_code(const husk_err *err)
+{
+  if (err->code == ENOENT)
+    return 127;
+  if (err->code == EACCES || err->code == ENOEXEC || err->code == EPERM)
+    return 126;
+  return 125;
+}
+
+/* A foreground container (not --rm) whose process could not be started stays,
+ * like docker's, exited with that status and the error in State.Error; only
+ * what it held at run time is released.  false: undo() it. */
+static bool keep_failed(run_ctx *c, const husk_run_opts *o, husk_pctr *rec,
+                        const husk_prun_result *res, const husk_err *err)
+{
+  if (o->detach || o->rm || !res->start_failed || rec == NULL ||
+      husk_pctr_obj(rec, "Config") == NULL)
+    return false;
+  husk_err e;
+  if (husk_pctr_lock(rec, &e) < 0)
+    return false;
+  husk_pnet_close(&c->net);
+  husk_pctr_set(rec, "State.Error", json_object_new_string(err->msg));
+  bool kept = husk_pctr_record_exit(rec, res->exit_code, &e) == 0;
+  if (kept && husk_pctr_release(c->h, rec, &e) == 0)
+    c->mounted = false;
+  husk_pctr_unlock(rec);
+  return kept;
 }
 
 static void ctx_free(run_ctx *c)
@@ -350,9 +384,16 @@ static int check_sources(const husk_run_opts *o, husk_err *err)
 /* Foreground: run through the core and record the exit.  (The record stays
  * "created": the core's state tells that it runs, and when.) */
 static int run_foreground(run_ctx *c, const husk_run_opts *o, const husk_spec *spec, husk_pctr *rec,
-                          int *exit_code, bool *start_failed, husk_err *err)
+                          husk_prun_result *res, husk_err *err)
 {
-  husk_create_opts co = {.root = c->h->state_root, .id = c->id, .bundle = c->dir, .spec = spec};
+  int *exit_code = &res->exit_code;
+  bool *start_failed = &res->start_failed;
+  husk_create_opts co = {.root = c->h->state_root,
+                         .id = c->id,
+                         .bundle = c->dir,
+                         .spec = spec,
+                         .warn = o->warn,
+                         .warn_arg = o->warn_arg};
   char started[64];
   husk_rfc3339_now(started, sizeof(started));
   int r = husk_container_run(&co, exit_code, err);
@@ -412,7 +453,14 @@ static int prepare(run_ctx *c, const husk_run_opts *o, husk_run_opts *ro, const 
 
   _cleanup_free_ char *upper = husk_xasprintf("%s/upper", c->dir);
   _cleanup_free_ char *work = husk_xasprintf("%s/work", c->dir);
-  if ((r = husk_overlay_mount(img->layers, img->n_layers, upper, work, o->rm, c->merged, err)) < 0)
+  husk_overlay ov = {.layers = img->layers,
+                     .n_layers = img->n_layers,
+                     .upper = upper,
+                     .work = work,
+                     .volatile_upper = o->rm,
+                     /* rootless: opaque dirs are user.overlay.* (see extract.c) */
+                     .userxattr = husk_in_userns()};
+  if ((r = husk_overlay_mount(&ov, c->merged, err)) < 0)
     return r;
   c->mounted = true;
 
@@ -493,7 +541,7 @@ static int prepare(run_ctx *c, const husk_run_opts *o, husk_run_opts *ro, const 
     if ((r = husk_mkpath_in_root(rootfd, json_object_get_string(cwd), false, &fd, err)) < 0)
       return husk_error_wrap(err, "working directory");
   }
-  if (o->network != HUSK_NET_BRIDGE &&
+  if (o->network != HUSK_NET_BRIDGE && o->network != HUSK_NET_SLIRP &&
       (r = write_etc(rootfd, json_object_get_string(hostname), o->network, err)) < 0)
     return r;
 
@@ -548,20 +596,26 @@ int husk_prun(const husk_home *h, husk_store *store, const husk_run_opts *o, con
   if (r == 0) {
     memcpy(res->id, c.id, sizeof(c.id));
     if (o->detach) {
+      husk_err warning = {0};
       husk_pmon_args ma = {.home = h,
                            .id = c.id,
                            .spec = spec,
                            .bundle = c.dir,
                            .net = &c.net,
                            .tty = o->tty,
-                           .auto_remove = o->rm};
+                           .auto_remove = o->rm,
+                           .warning = &warning};
       r = husk_pmon_spawn(&ma, err); /* on failure the monitor has removed it */
+      if (r == 0 && warning.code && o->warn)
+        o->warn(o->warn_arg, warning.msg);
       res->start_failed = r < 0;
     } else {
-      r = run_foreground(&c, o, spec, rec, &res->exit_code, &res->start_failed, err);
+      r = run_foreground(&c, o, spec, rec, res, err);
     }
   }
-  if (r < 0)
+  if (r < 0 && res->start_failed)
+    res->exit_code = start_failure_code(err);
+  if (r < 0 && !keep_failed(&c, o, rec, res, err))
     undo(&c);
   husk_spec_free(spec);
   if (spec_doc)

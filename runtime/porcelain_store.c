@@ -584,7 +584,7 @@ int husk_pctr_list(const husk_home *h, char ***ids, husk_err *err)
 
 /* ---- status ----------------------------------------------------------------------- */
 
-static bool runner_alive(const husk_pctr *c)
+bool husk_pctr_runner_alive(const husk_pctr *c)
 {
   pid_t pid = (pid_t)husk_pctr_int(c, "State.MonitorPid", 0);
   uint64_t start = (uint64_t)husk_pctr_int(c, "State.MonitorStartTime", 0);
@@ -635,7 +635,7 @@ void husk_pctr_live_now(const husk_home *h, const husk_pctr *c, husk_plive *out)
   }
   /* no state in the core: being set up (its runner lives) or gone */
   if (st && strcmp(st, "created") == 0 &&
-      (runner_alive(c) || husk_pctr_int(c, "State.MonitorPid", 0) == 0)) {
+      (husk_pctr_runner_alive(c) || husk_pctr_int(c, "State.MonitorPid", 0) == 0)) {
     out->status = HUSK_P_CREATED;
     return;
   }
@@ -645,7 +645,7 @@ void husk_pctr_live_now(const husk_home *h, const husk_pctr *c, husk_plive *out)
 void husk_pctr_live(const husk_home *h, husk_pctr *c, husk_plive *out)
 {
   husk_pctr_live_now(h, c, out);
-  if (out->status != HUSK_P_EXITED || out->exit_known || !runner_alive(c))
+  if (out->status != HUSK_P_EXITED || out->exit_known || !husk_pctr_runner_alive(c))
     return;
   /* gone, and its runner is about to record the exit code: wait for it */
   husk_pctr_wait_recorded(h, c->id, 2000);
@@ -709,7 +709,7 @@ void husk_pctr_wait_recorded(const husk_home *h, const char *id, int timeout_ms)
     const char *st = husk_pctr_str(c, "State.Status");
     if (st && strcmp(st, "exited") == 0)
       return;
-    if (!runner_alive(c))
+    if (!husk_pctr_runner_alive(c))
       return;
     if (husk_now_ns() >= deadline)
       return;
@@ -718,17 +718,11 @@ void husk_pctr_wait_recorded(const husk_home *h, const char *id, int timeout_ms)
   }
 }
 
-static void kill_and_wait(const husk_home *h, husk_pctr *c)
+/* Bounded ($HUSK_KILL_TIMEOUT): a process SIGKILL cannot end is an error. */
+static int kill_and_wait(const husk_home *h, husk_pctr *c, husk_err *err)
 {
-  husk_err e;
-  _cleanup_state_ husk_state *st = NULL;
-  if (husk_state_load(h->state_root, c->id, &st, &e) == 0) {
-    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
-    if (husk_container_kill(h->state_root, c->id, SIGKILL, false, &e) == 0 && pidfd >= 0) {
-      struct pollfd p = {.fd = pidfd, .events = POLLIN};
-      poll(&p, 1, 5000);
-    }
-  }
+  int r = husk_container_kill_wait(h->state_root, c->id, -1, err);
+  return r < 0 && err->code == ENOENT ? 0 : r; /* no runtime state: nothing runs */
 }
 
 int husk_pctr_remove(const husk_home *h, const char *id, bool force, husk_err *err)
@@ -740,7 +734,7 @@ int husk_pctr_remove(const husk_home *h, const char *id, bool force, husk_err *e
   husk_plive live;
   husk_pctr_live_now(h, c, &live);
   bool active = live.status == HUSK_P_RUNNING || live.status == HUSK_P_PAUSED ||
-                (live.status == HUSK_P_CREATED && runner_alive(c));
+                (live.status == HUSK_P_CREATED && husk_pctr_runner_alive(c));
   if (active && !force)
     return husk_errorf_plain(err, EBUSY, "container %s is %s: stop it first or use rm -f",
                              husk_pctr_str(c, "Name") ? husk_pctr_str(c, "Name") : id,
@@ -748,7 +742,8 @@ int husk_pctr_remove(const husk_home *h, const char *id, bool force, husk_err *e
   if (active) {
     /* let its runner (husk run or the monitor) see the exit and record it */
     husk_pctr_unlock(c);
-    kill_and_wait(h, c);
+    if ((r = kill_and_wait(h, c, err)) < 0)
+      return r;
     husk_pctr_wait_recorded(h, id, 5000);
     if ((r = husk_pctr_lock(c, err)) < 0)
       return err->code == ENOENT ? 0 : r; /* it was --rm */

@@ -50,6 +50,26 @@ int husk_validate_id(const char *id, husk_err *err)
   return 0;
 }
 
+const char *husk_default_state_root(void)
+{
+  static char buf[4096];
+  if (geteuid() == 0)
+    return "/run/husk";
+  if (buf[0])
+    return buf;
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+  struct stat st;
+  char user_run[64];
+  snprintf(user_run, sizeof(user_run), "/run/user/%u", (unsigned)geteuid());
+  if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(buf) - 8)
+    snprintf(buf, sizeof(buf), "%s/husk", xdg);
+  else if (stat(user_run, &st) == 0 && st.st_uid == geteuid())
+    snprintf(buf, sizeof(buf), "%s/husk", user_run);
+  else
+    snprintf(buf, sizeof(buf), "/tmp/husk-run-%u", (unsigned)geteuid());
+  return buf;
+}
+
 int husk_state_dir_open(const char *root, const char *id, bool create, int *dirfd, husk_err *err)
 {
   int r = husk_validate_id(id, err);
@@ -66,6 +86,10 @@ int husk_state_dir_open(const char *root, const char *id, bool create, int *dirf
       return husk_errorf_plain(err, ENOENT, "container %s does not exist", id);
     return husk_errorf(err, errno, "open state root %s", root);
   }
+  struct stat st;
+  if (geteuid() != 0 && fstat(rootfd, &st) == 0 && st.st_uid != geteuid())
+    return husk_errorf_plain(err, EPERM, "state root %s is owned by uid %u, not by you (uid %u)",
+                             root, (unsigned)st.st_uid, (unsigned)geteuid());
   if (create && mkdirat(rootfd, id, 0700) < 0) {
     if (errno == EEXIST)
       return husk_errorf_plain(err, EEXIST, "container %s already exists", id);

@@ -38,6 +38,11 @@ typedef struct husk_state {
 
 const char *husk_status_name(husk_status s);
 
+/* The default state root: /run/husk for root; rootless $XDG_RUNTIME_DIR/husk,
+ * else /run/user/UID/husk when that exists, else /tmp/husk-run-UID (the
+ * state root must then be owned by the user, see husk_state_dir_open). */
+const char *husk_default_state_root(void);
+
 /* Validate a container id (no '/', not "." or "..", printable, <= 1024). */
 int husk_validate_id(const char *id, husk_err *err);
 

@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -332,4 +334,46 @@ void husk_rfc3339_now(char *buf, size_t len)
   char base[32];
   strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf, len, "%s.%09ldZ", base, ts.tv_nsec);
+}
+
+int husk_spawn_capture(char *const argv[], const char *input, char *out, size_t outlen, int *status,
+                       husk_err *err)
+{
+  int in[2], op[2];
+  if (pipe2(in, O_CLOEXEC) < 0)
+    return husk_errorf(err, errno, "pipe");
+  _cleanup_close_ int in_r = in[0], in_w = in[1];
+  if (pipe2(op, O_CLOEXEC) < 0)
+    return husk_errorf(err, errno, "pipe");
+  _cleanup_close_ int out_r = op[0], out_w = op[1];
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in_r, 0);
+  posix_spawn_file_actions_adddup2(&fa, out_w, 1);
+  posix_spawn_file_actions_adddup2(&fa, out_w, 2);
+  pid_t pid;
+  int r = strchr(argv[0], '/') ? posix_spawn(&pid, argv[0], &fa, NULL, argv, environ)
+                               : posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (r != 0)
+    return husk_errorf(err, r, "run %s", argv[0]);
+  husk_closep(&in_r);
+  husk_closep(&out_w);
+  if (input) {
+    /* a child that exits without reading must not kill us with SIGPIPE */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigaction(SIGPIPE, &ign, &old);
+    husk_write_all(in_w, input, strlen(input));
+    sigaction(SIGPIPE, &old, NULL);
+  }
+  husk_closep(&in_w);
+  ssize_t got = husk_read_all(out_r, out, outlen);
+  out[got > 0 ? got : 0] = '\0';
+  char drain[512];
+  for (ssize_t n; (n = read(out_r, drain, sizeof(drain))) > 0 || (n < 0 && errno == EINTR);)
+    ;
+  while (waitpid(pid, status, 0) < 0)
+    if (errno != EINTR)
+      return husk_errorf(err, errno, "wait for %s", argv[0]);
+  return 0;
 }

@@ -71,6 +71,13 @@ int husk_parse_signal(const char *s);
 /* Name of a signal without the SIG prefix ("KILL"), or NULL. */
 const char *husk_signal_name(int sig);
 
+/* Run argv (argv[0] searched in $PATH when it has no '/') with `input` (or
+ * nothing) on its stdin, and collect its stdout+stderr into out (NUL
+ * terminated, truncated to outlen-1; the rest is read and dropped).  Returns
+ * the wait status in *status, or a negative error when it could not be run. */
+int husk_spawn_capture(char *const argv[], const char *input, char *out, size_t outlen, int *status,
+                       husk_err *err);
+
 /* Monotonic time in nanoseconds. */
 uint64_t husk_now_ns(void);
 /* RFC 3339 UTC timestamp with nanoseconds into buf. */

@@ -408,7 +408,9 @@ static void overlay_case(fx *f, size_t n_layers, const char *component, bool vol
   assert_int_equal(husk_mkdir_p(AT_FDCWD, upper, 0755, &err), 0);
   assert_int_equal(husk_mkdir_p(AT_FDCWD, work, 0755, &err), 0);
   assert_int_equal(husk_mkdir_p(AT_FDCWD, merged, 0755, &err), 0);
-  int r = husk_overlay_mount(layers, n_layers, upper, work, vol, merged, &err);
+  husk_overlay ov = {
+      .layers = layers, .n_layers = n_layers, .upper = upper, .work = work, .volatile_upper = vol};
+  int r = husk_overlay_mount(&ov, merged, &err);
   if (r < 0 && (err.code == EPERM || err.code == ENODEV)) {
     for (size_t i = 0; i < n_layers; i++)
       free(layers[i]);
@@ -453,7 +455,8 @@ static void test_overlay_needs_layers(void **state)
 {
   fx *f = *state;
   husk_err err = {0};
-  assert_int_equal(husk_overlay_mount(NULL, 0, NULL, NULL, false, f->base, &err), -EINVAL);
+  husk_overlay ov = {0};
+  assert_int_equal(husk_overlay_mount(&ov, f->base, &err), -EINVAL);
   assert_string_equal(err.msg, "image has no layers");
   /* not mounted: unmounting is fine */
   assert_int_equal(husk_overlay_umount(f->base, &err), 0);

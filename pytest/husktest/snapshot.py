@@ -21,6 +21,10 @@ What is captured:
   nft         nftables tables named husk (any family), with a rule count
   state       entries of the husk state roots (/run/husk and the scope's)
   leases      IPAM leases under the scope's data roots
+  data        entries of the scope's data roots that a crash can leave:
+              containers/*, containers/.names/*, holds/*, tmp/*, layers/*,
+              blobs/sha256/* (a half layer, a record-less container dir, a
+              name or image hold of a missing container)
   fds         open fds of the test process (with what they point to)
   procs       processes whose cmdline or cwd mentions a scope path or fragment
 
@@ -66,6 +70,7 @@ class Snapshot:
     nft: dict
     state: set
     leases: set
+    data: set
     fds: dict
     procs: dict
 
@@ -166,6 +171,23 @@ def _leases(scope):
     return out
 
 
+DATA_DIRS = ("containers", "containers/.names", "holds", "tmp", "layers", "blobs/sha256")
+
+
+def _data(scope):
+    out = set()
+    for dr in scope.data_roots:
+        for sub in DATA_DIRS:
+            try:
+                for e in os.listdir(os.path.join(dr, sub)):
+                    if sub == "containers" and e == ".names":
+                        continue
+                    out.add(f"{dr}/{sub}/{e}")
+            except OSError:
+                pass
+    return out
+
+
 def _fds():
     out = {}
     for fd in os.listdir("/proc/self/fd"):
@@ -211,6 +233,7 @@ def snapshot(scope=None):
         nft=_nft(),
         state=_state(scope),
         leases=_leases(scope),
+        data=_data(scope),
         fds=_fds(),
         procs=_procs(scope),
     )
@@ -259,6 +282,7 @@ def diff(before, after, scope=None, strict=None):
             out.append(f"nftables table {t[0]} {t[1]}: {b} rules before, {a} after")
     out += [f"state dir leaked: {p}" for p in sorted(after.state - before.state)]
     out += [f"IPAM lease leaked: {x}" for x in sorted(after.leases - before.leases)]
+    out += [f"data-root entry leaked: {x}" for x in sorted(after.data - before.data)]
     for fd in sorted(set(after.fds) - set(before.fds)):
         out.append(f"fd leaked in the test process: {fd} -> {after.fds[fd]}")
     for pid in sorted(set(after.procs) - set(before.procs)):
@@ -277,6 +301,7 @@ def _filtered(snap, scope):
         nft={},
         state={p for p in snap.state if mine(p) or any(p.startswith(r) for r in roots)},
         leases=snap.leases,
+        data=snap.data,
         fds=snap.fds,
         procs=snap.procs,
     )

@@ -19,6 +19,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "userns.h"
 #include "util.h"
 
 #define SRC_BUF (256 * 1024)
@@ -107,7 +108,7 @@ struct xctx {
   int root;
   const char *dir;
   bool layer;
-  bool is_root;    /* we may chown and mknod */
+  bool is_root;    /* privileged on the host: trusted xattrs, device nodes, any owner */
   char *cache_rel; /* parent path of the last entry and its fd */
   int cache_fd;
   struct dirtime *dirs;
@@ -296,7 +297,8 @@ static int apply_meta(struct xctx *x, struct archive_entry *e, int fd, int pfd, 
   uid_t uid = (uid_t)archive_entry_uid(e);
   gid_t gid = (gid_t)archive_entry_gid(e);
   int r = fd >= 0 ? fchown(fd, uid, gid) : fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
-  if (r < 0 && !(errno == EPERM && !x->is_root))
+  /* rootless: the ids outside our maps stay ours (EPERM, or EINVAL in a user namespace) */
+  if (r < 0 && !((errno == EPERM || errno == EINVAL) && !x->is_root))
     return husk_errorf(err, errno, "chown \"%s\" to %u:%u", rel, (unsigned)uid, (unsigned)gid);
   if (type != AE_IFLNK) {
     mode_t perm = archive_entry_perm(e) & 07777;
@@ -356,7 +358,9 @@ static int do_whiteout(struct xctx *x, struct archive_entry *e, int pfd, const c
                        const char *rel, husk_err *err)
 {
   if (strcmp(base, ".wh..wh..opq") == 0) {
-    if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+    /* rootless stores are mounted with overlay's userxattr option */
+    const char *attr = x->is_root ? "trusted.overlay.opaque" : "user.overlay.opaque";
+    if (fsetxattr(pfd, attr, "y", 1, 0) < 0)
       return husk_errorf(err, errno, "mark the directory of \"%s\" opaque", rel);
     return 0;
   }
@@ -372,7 +376,7 @@ static int do_whiteout(struct xctx *x, struct archive_entry *e, int pfd, const c
     return husk_errorf(err, errno, "create the whiteout of \"%s\"", rel);
   if (fchownat(pfd, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
                AT_SYMLINK_NOFOLLOW) < 0 &&
-      errno != EPERM)
+      errno != EPERM && errno != EINVAL)
     return husk_errorf(err, errno, "chown the whiteout of \"%s\"", rel);
   return 0;
 }
@@ -480,8 +484,11 @@ static int do_entry(struct xctx *x, struct archive *a, struct archive_entry *e, 
     if (r < 0)
       return r;
     dev_t dev = type == AE_IFIFO ? 0 : archive_entry_rdev(e);
-    if (mknodat(pfd, base, type | (archive_entry_perm(e) & 07777), dev) < 0)
+    if (mknodat(pfd, base, type | (archive_entry_perm(e) & 07777), dev) < 0) {
+      if (errno == EPERM && !x->is_root && type != AE_IFIFO)
+        return 0; /* rootless: no device nodes (the runtime provides /dev) */
       return husk_errorf(err, errno, "mknod \"%s\"", rel);
+    }
     return apply_meta(x, e, -1, pfd, base, rel, type, err);
   }
   case AE_IFSOCK:
@@ -511,7 +518,7 @@ static int finish_dirs(struct xctx *x, husk_err *err)
 int husk_extract_fd(int fd, const char *dir, const husk_extract_opts *o, char **diff_id_out,
                     uint64_t *size_out, husk_err *err)
 {
-  struct xctx x = {.layer = o && o->layer, .dir = dir, .cache_fd = -1, .is_root = geteuid() == 0};
+  struct xctx x = {.layer = o && o->layer, .dir = dir, .cache_fd = -1, .is_root = !husk_rootless()};
   x.root = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (x.root < 0)
     return husk_errorf(err, errno, "open %s", dir);

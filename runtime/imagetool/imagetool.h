@@ -49,7 +49,7 @@ typedef struct husk_pull_opts {
 int husk_image_pull(husk_store *s, const char *name, const husk_pull_opts *o, FILE *out,
                     husk_err *err);
 
-/* ---- shared helpers (load.c) ---- */
+/* ---- shared helpers (manifest.c) ---- */
 #define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
 #define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"

@@ -7,84 +7,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "manifest.h"
 #include "reference.h"
 #include "util.h"
 
 #define MAX_JSON (16u << 20)
-
-struct img_src {
-  char *config_path;
-  char *config_digest; /* expected, or NULL */
-  char *manifest_digest;
-  size_t n;
-  char **layer_paths;
-  char **layer_digests; /* expected (entries may be NULL) */
-  char **refs;          /* normalized */
-};
-
-static void img_src_free(struct img_src *m)
-{
-  free(m->config_path);
-  free(m->config_digest);
-  free(m->manifest_digest);
-  for (size_t i = 0; i < m->n; i++) {
-    free(m->layer_paths[i]);
-    free(m->layer_digests[i]);
-  }
-  free(m->layer_paths);
-  free(m->layer_digests);
-  husk_strv_free(m->refs);
-  memset(m, 0, sizeof(*m));
-}
-
-/* ---- shared with registry.c (imagetool.h) ---- */
-
-void husk_it_jsonp(struct json_object **o)
-{
-  if (o && *o) {
-    json_object_put(*o);
-    *o = NULL;
-  }
-}
-
-const char *husk_it_jstr(struct json_object *o, const char *key)
-{
-  json_object *v;
-  if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-    return json_object_get_string(v);
-  return NULL;
-}
-
-struct json_object *husk_it_jarr(struct json_object *o, const char *key)
-{
-  json_object *v;
-  if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_array))
-    return v;
-  return NULL;
-}
-
-static int parse_json(const char *buf, size_t len, const char *what, json_object **out,
-                      husk_err *err)
-{
-  json_tokener *tok = json_tokener_new();
-  json_object *o = json_tokener_parse_ex(tok, buf, (int)len);
-  enum json_tokener_error je = json_tokener_get_error(tok);
-  json_tokener_free(tok);
-  if (o == NULL || je != json_tokener_success) {
-    json_object_put(o);
-    return husk_errorf_plain(err, EINVAL, "%s is not valid JSON: %s", what,
-                             json_tokener_error_desc(je));
-  }
-  *out = o;
-  return 0;
-}
 
 /* Hash a file of the archive, check it, and link (or copy) it into blobs/. */
 static int import_blob(husk_store *s, int rootfd, const char *path, const char *expected,
@@ -137,7 +69,8 @@ static int import_blob(husk_store *s, int rootfd, const char *path, const char *
   return 0;
 }
 
-static int import_image(husk_store *s, int rootfd, struct img_src *m, FILE *out, husk_err *err)
+static int import_image(husk_store *s, int rootfd, const husk_archive_image *m, FILE *out,
+                        husk_err *err)
 {
   _cleanup_free_ char *cfg = NULL;
   size_t cfg_len = 0;
@@ -148,29 +81,14 @@ static int import_image(husk_store *s, int rootfd, struct img_src *m, FILE *out,
   r = husk_store_put_blob(s, cfg, cfg_len, m->config_digest, &config_digest, err);
   if (r < 0)
     return husk_error_wrap(err, "image config %s", m->config_path);
-  _cleanup_json_ json_object *cj = NULL;
-  r = parse_json(cfg, cfg_len, m->config_path, &cj, err);
+  _cleanup_strv_ char **diff_ids = NULL;
+  r = husk_config_diff_ids(cfg, cfg_len, config_digest, m->n_layers, &diff_ids, err);
   if (r < 0)
     return r;
-  json_object *rootfs = NULL;
-  json_object_object_get_ex(cj, "rootfs", &rootfs);
-  json_object *diffs = husk_it_jarr(rootfs, "diff_ids");
-  size_t nd = diffs ? json_object_array_length(diffs) : 0;
-  if (nd != m->n)
-    return husk_errorf_plain(err, EINVAL,
-                             "image %s: the config lists %zu layers (rootfs.diff_ids), the "
-                             "manifest %zu",
-                             config_digest, nd, m->n);
-  const char **diff_ids = husk_xcalloc(nd + 1, sizeof(char *));
+  size_t nd = m->n_layers;
   char **blob_digests = husk_xcalloc(nd + 1, sizeof(char *));
   uint64_t *sizes = husk_xcalloc(nd + 1, sizeof(uint64_t));
   for (size_t i = 0; i < nd && r >= 0; i++) {
-    json_object *d = json_object_array_get_idx(diffs, i);
-    diff_ids[i] = json_object_is_type(d, json_type_string) ? json_object_get_string(d) : NULL;
-    if (!husk_digest_valid(diff_ids[i])) {
-      r = husk_errorf_plain(err, EINVAL, "image %s: bad diff id in config", config_digest);
-      break;
-    }
     r = import_blob(s, rootfd, m->layer_paths[i], m->layer_digests[i], &blob_digests[i], err);
     if (r < 0) {
       husk_error_wrap(err, "layer %zu", i + 1);
@@ -183,13 +101,12 @@ static int import_image(husk_store *s, int rootfd, struct img_src *m, FILE *out,
     husk_image_record rec = {.config_digest = config_digest,
                              .manifest_digest = m->manifest_digest,
                              .n_layers = nd,
-                             .diff_ids = diff_ids,
+                             .diff_ids = (const char *const *)diff_ids,
                              .layer_digests = (const char *const *)blob_digests,
                              .layer_sizes = sizes,
                              .refs = m->refs};
     r = husk_store_commit_image(s, &rec, err);
   }
-  free(diff_ids);
   for (size_t i = 0; i < nd; i++)
     free(blob_digests[i]);
   free(blob_digests);
@@ -211,34 +128,6 @@ static int import_image(husk_store *s, int rootfd, struct img_src *m, FILE *out,
   return 0;
 }
 
-/* A name from the archive, normalized, or NULL when it is not a name. */
-static char *normalize_name(const char *name, husk_err *err)
-{
-  husk_ref r;
-  if (husk_ref_parse(name, &r, err) < 0)
-    return NULL;
-  char *s = husk_ref_string(&r);
-  husk_ref_free(&r);
-  return s;
-}
-
-/* docker-archive: "<hex>.json" or "blobs/sha256/<hex>" tell the digest */
-static char *digest_from_path(const char *path)
-{
-  const char *base = strrchr(path, '/');
-  base = base ? base + 1 : path;
-  char hex[65];
-  if (strlen(base) == 64 + 5 && strcmp(base + 64, ".json") == 0) {
-    memcpy(hex, base, 64);
-    hex[64] = '\0';
-  } else if (strlen(base) == 64 && strstr(path, "sha256/")) {
-    memcpy(hex, base, 65);
-  } else {
-    return NULL;
-  }
-  return husk_hex64_valid(hex) ? husk_xasprintf("sha256:%s", hex) : NULL;
-}
-
 static int load_docker_archive(husk_store *s, int rootfd, FILE *out, husk_err *err)
 {
   _cleanup_free_ char *buf = NULL;
@@ -246,61 +135,23 @@ static int load_docker_archive(husk_store *s, int rootfd, FILE *out, husk_err *e
   int r = husk_read_in_root(rootfd, "manifest.json", MAX_JSON, &buf, &len, err);
   if (r < 0)
     return r;
-  _cleanup_json_ json_object *man = NULL;
-  r = parse_json(buf, len, "manifest.json", &man, err);
-  if (r < 0)
-    return r;
-  if (!json_object_is_type(man, json_type_array) || json_object_array_length(man) == 0)
-    return husk_errorf_plain(err, EINVAL, "manifest.json lists no images");
-  for (size_t i = 0; i < json_object_array_length(man); i++) {
-    json_object *e = json_object_array_get_idx(man, i);
-    const char *config = husk_it_jstr(e, "Config");
-    json_object *layers = husk_it_jarr(e, "Layers");
-    if (config == NULL || layers == NULL)
-      return husk_errorf_plain(err, EINVAL, "manifest.json entry %zu has no Config or Layers",
-                               i + 1);
-    struct img_src m = {0};
-    m.config_path = husk_xstrdup(config);
-    m.config_digest = digest_from_path(config);
-    m.n = json_object_array_length(layers);
-    m.layer_paths = husk_xcalloc(m.n + 1, sizeof(char *));
-    m.layer_digests = husk_xcalloc(m.n + 1, sizeof(char *));
-    for (size_t k = 0; k < m.n; k++) {
-      json_object *l = json_object_array_get_idx(layers, k);
-      if (!json_object_is_type(l, json_type_string)) {
-        img_src_free(&m);
-        return husk_errorf_plain(err, EINVAL, "manifest.json: bad layer entry");
-      }
-      m.layer_paths[k] = husk_xstrdup(json_object_get_string(l));
-      m.layer_digests[k] = digest_from_path(m.layer_paths[k]);
-    }
-    json_object *tags = husk_it_jarr(e, "RepoTags");
-    for (size_t k = 0; tags && k < json_object_array_length(tags); k++) {
-      json_object *t = json_object_array_get_idx(tags, k);
-      if (!json_object_is_type(t, json_type_string))
-        continue;
-      char *n = normalize_name(json_object_get_string(t), err);
-      if (n == NULL) {
-        img_src_free(&m);
-        return husk_error_wrap(err, "manifest.json RepoTags");
-      }
-      husk_strv_push(&m.refs, n);
-      free(n);
-    }
-    r = import_image(s, rootfd, &m, out, err);
-    img_src_free(&m);
-    if (r < 0)
-      return r;
+  husk_archive_image *images = NULL;
+  size_t n = 0;
+  husk_err perr = {0};
+  int pr = husk_docker_manifest_parse(buf, len, &images, &n, &perr);
+  /* the images before a bad entry are loaded first, then the entry is refused */
+  r = 0;
+  for (size_t i = 0; i < n && r >= 0; i++)
+    r = import_image(s, rootfd, &images[i], out, err);
+  husk_archive_images_free(images, n);
+  if (r >= 0 && pr < 0) {
+    *err = perr;
+    r = pr;
   }
-  return 0;
+  return r;
 }
 
 /* ---- OCI ---- */
-
-static bool is_index_type(const char *mt)
-{
-  return mt && (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0);
-}
 
 static int read_oci_blob(int rootfd, const char *digest, char **out, size_t *len, husk_err *err)
 {
@@ -320,94 +171,41 @@ static int read_oci_blob(int rootfd, const char *digest, char **out, size_t *len
   return 0;
 }
 
-static bool platform_matches(json_object *desc, const char *arch)
-{
-  json_object *p = NULL;
-  if (!json_object_object_get_ex(desc, "platform", &p))
-    return false;
-  const char *os = husk_it_jstr(p, "os");
-  const char *a = husk_it_jstr(p, "architecture");
-  return os && a && strcmp(os, "linux") == 0 && strcmp(a, arch) == 0;
-}
-
-static char *descriptor_name(json_object *desc, husk_err *err)
-{
-  json_object *ann = NULL;
-  json_object_object_get_ex(desc, "annotations", &ann);
-  const char *full = husk_it_jstr(ann, "io.containerd.image.name");
-  if (full)
-    return normalize_name(full, err);
-  const char *name = husk_it_jstr(ann, "org.opencontainers.image.ref.name");
-  /* a bare tag ("latest") names no repository: the image is loaded untagged */
-  if (name && (strchr(name, ':') || strchr(name, '/') || strchr(name, '@')))
-    return normalize_name(name, err);
-  return NULL;
-}
-
-static int load_oci_descriptor(husk_store *s, int rootfd, json_object *desc, const char *name,
-                               int depth, FILE *out, husk_err *err)
+static int load_oci_descriptor(husk_store *s, int rootfd, const husk_descriptor *desc,
+                               const char *name, int depth, FILE *out, husk_err *err)
 {
   if (depth > 4)
     return husk_errorf_plain(err, ELOOP, "OCI index nested too deeply");
-  const char *digest = husk_it_jstr(desc, "digest");
+  const char *digest = desc->digest;
   _cleanup_free_ char *buf = NULL;
   size_t len = 0;
   int r = read_oci_blob(rootfd, digest, &buf, &len, err);
   if (r < 0)
     return r;
-  _cleanup_json_ json_object *doc = NULL;
-  r = parse_json(buf, len, digest, &doc, err);
+  husk_manifest m;
+  r = husk_manifest_parse(buf, len, digest, desc->media_type, NULL, &m, err);
   if (r < 0)
     return r;
-  const char *mt = husk_it_jstr(desc, "mediaType");
-  if (mt == NULL)
-    mt = husk_it_jstr(doc, "mediaType");
-  if (is_index_type(mt) || (mt == NULL && husk_it_jarr(doc, "manifests"))) {
-    json_object *ms = husk_it_jarr(doc, "manifests");
-    const char *arch = husk_host_platform_arch();
-    json_object *pick = NULL;
-    size_t n = ms ? json_object_array_length(ms) : 0;
-    for (size_t i = 0; i < n && pick == NULL; i++)
-      if (platform_matches(json_object_array_get_idx(ms, i), arch))
-        pick = json_object_array_get_idx(ms, i);
-    if (pick == NULL && n == 1)
-      pick = json_object_array_get_idx(ms, 0);
+  if (m.is_index) {
+    husk_platform p;
+    husk_platform_parse(NULL, &p, err);
+    const husk_descriptor *pick = husk_manifest_pick(&m, &p, true);
     if (pick == NULL)
-      return husk_errorf_plain(err, ENOENT, "no linux/%s image in the index %s", arch, digest);
-    return load_oci_descriptor(s, rootfd, pick, name, depth + 1, out, err);
+      r = husk_errorf_plain(err, ENOENT, "no linux/%s image in the index %s", p.arch, digest);
+    else
+      r = load_oci_descriptor(s, rootfd, pick, name, depth + 1, out, err);
+    husk_manifest_free(&m);
+    return r;
   }
-  json_object *config = NULL;
-  json_object_object_get_ex(doc, "config", &config);
-  json_object *layers = husk_it_jarr(doc, "layers");
-  if (config == NULL || layers == NULL)
-    return husk_errorf_plain(err, EINVAL, "manifest %s has no config or layers", digest);
-  const char *cd = husk_it_jstr(config, "digest");
-  if (!husk_digest_valid(cd))
-    return husk_errorf_plain(err, EINVAL, "manifest %s: bad config digest", digest);
   /* keep the manifest as a blob: its digest is the image's repo digest */
   r = husk_store_put_blob(s, buf, len, digest, NULL, err);
-  if (r < 0)
-    return r;
-  struct img_src m = {0};
-  m.config_path = husk_xasprintf("blobs/sha256/%s", cd + 7);
-  m.config_digest = husk_xstrdup(cd);
-  m.manifest_digest = husk_xstrdup(digest);
-  m.n = json_object_array_length(layers);
-  m.layer_paths = husk_xcalloc(m.n + 1, sizeof(char *));
-  m.layer_digests = husk_xcalloc(m.n + 1, sizeof(char *));
-  for (size_t k = 0; k < m.n; k++) {
-    const char *ld = husk_it_jstr(json_object_array_get_idx(layers, k), "digest");
-    if (!husk_digest_valid(ld)) {
-      img_src_free(&m);
-      return husk_errorf_plain(err, EINVAL, "manifest %s: bad layer digest", digest);
-    }
-    m.layer_paths[k] = husk_xasprintf("blobs/sha256/%s", ld + 7);
-    m.layer_digests[k] = husk_xstrdup(ld);
+  if (r >= 0) {
+    husk_archive_image img;
+    husk_oci_archive_image(&m, digest, name, &img);
+    r = import_image(s, rootfd, &img, out, err);
+    husk_archive_image_free(&img);
   }
-  if (name)
-    husk_strv_push(&m.refs, name);
-  r = import_image(s, rootfd, &m, out, err);
-  img_src_free(&m);
+  husk_manifest_free(&m);
   return r;
 }
 
@@ -422,26 +220,23 @@ static int load_oci_archive(husk_store *s, int rootfd, FILE *out, husk_err *err)
   r = husk_read_in_root(rootfd, "index.json", MAX_JSON, &buf, &len, err);
   if (r < 0)
     return r;
-  _cleanup_json_ json_object *idx = NULL;
-  r = parse_json(buf, len, "index.json", &idx, err);
+  husk_manifest idx;
+  r = husk_oci_index_parse(buf, len, &idx, err);
   if (r < 0)
     return r;
-  json_object *ms = husk_it_jarr(idx, "manifests");
-  if (ms == NULL || json_object_array_length(ms) == 0)
-    return husk_errorf_plain(err, EINVAL, "index.json lists no images");
-  for (size_t i = 0; i < json_object_array_length(ms); i++) {
-    json_object *d = json_object_array_get_idx(ms, i);
+  for (size_t i = 0; i < idx.n_manifests && r >= 0; i++) {
+    const husk_descriptor *d = &idx.manifests[i];
     husk_err nerr = {0};
-    _cleanup_free_ char *name = descriptor_name(d, &nerr);
+    _cleanup_free_ char *name = husk_descriptor_name(d, &nerr);
     if (name == NULL && nerr.code) {
       *err = nerr;
-      return husk_error_wrap(err, "index.json annotation");
+      r = husk_error_wrap(err, "index.json annotation");
+      break;
     }
     r = load_oci_descriptor(s, rootfd, d, name, 0, out, err);
-    if (r < 0)
-      return r;
   }
-  return 0;
+  husk_manifest_free(&idx);
+  return r;
 }
 
 int husk_image_load(husk_store *s, const char *path, FILE *out, husk_err *err)

@@ -7,17 +7,16 @@
  * again. */
 #include "imagetool.h"
 
-#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <nettle/sha2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "manifest.h"
 #include "reference.h"
 #include "util.h"
 
@@ -245,44 +244,6 @@ static int http_get(struct reg *g, const char *url, const char *accept, bool aut
 
 /* ---- bearer tokens ---- */
 
-/* Value of key in a challenge like: Bearer realm="x",service="y" */
-static char *challenge_param(const char *ch, const char *key)
-{
-  size_t klen = strlen(key);
-  const char *p = ch;
-  while (*p && !isspace((unsigned char)*p))
-    p++; /* skip the scheme */
-  while (*p) {
-    while (*p == ' ' || *p == ',')
-      p++;
-    const char *k = p;
-    while (*p && *p != '=' && *p != ',')
-      p++;
-    size_t kl = (size_t)(p - k);
-    if (*p != '=')
-      continue;
-    p++;
-    const char *v;
-    size_t vl;
-    if (*p == '"') {
-      v = ++p;
-      while (*p && *p != '"')
-        p++;
-      vl = (size_t)(p - v);
-      if (*p == '"')
-        p++;
-    } else {
-      v = p;
-      while (*p && *p != ',')
-        p++;
-      vl = (size_t)(p - v);
-    }
-    if (kl == klen && strncasecmp(k, key, klen) == 0)
-      return husk_xasprintf("%.*s", (int)vl, v);
-  }
-  return NULL;
-}
-
 static int fetch_token(struct reg *g, const char *challenge, husk_err *err)
 {
   if (strncasecmp(challenge, "Bearer", 6) != 0)
@@ -290,9 +251,9 @@ static int fetch_token(struct reg *g, const char *challenge, husk_err *err)
                              "registry %s asks for %.*s authentication: only anonymous (bearer "
                              "token) pulls are supported",
                              g->domain, (int)strcspn(challenge, " "), challenge);
-  _cleanup_free_ char *realm = challenge_param(challenge, "realm");
-  _cleanup_free_ char *service = challenge_param(challenge, "service");
-  _cleanup_free_ char *scope = challenge_param(challenge, "scope");
+  _cleanup_free_ char *realm = husk_auth_challenge_param(challenge, "realm");
+  _cleanup_free_ char *service = husk_auth_challenge_param(challenge, "service");
+  _cleanup_free_ char *scope = husk_auth_challenge_param(challenge, "scope");
   if (realm == NULL)
     return husk_errorf_plain(err, EACCES, "registry %s: bearer challenge without a realm",
                              g->domain);
@@ -318,19 +279,12 @@ static int fetch_token(struct reg *g, const char *challenge, husk_err *err)
     resp_free(&r);
     return husk_errorf_plain(err, EACCES, "token server %s answered HTTP %ld", realm, st);
   }
-  json_object *o = json_tokener_parse(r.body ? r.body : "");
-  const char *tok = husk_it_jstr(o, "token");
-  if (tok == NULL)
-    tok = husk_it_jstr(o, "access_token");
-  if (tok == NULL) {
-    json_object_put(o);
-    resp_free(&r);
-    return husk_errorf_plain(err, EACCES, "token server %s gave no token", realm);
-  }
-  free(g->token);
-  g->token = husk_xstrdup(tok);
-  json_object_put(o);
+  char *tok = husk_auth_token_parse(r.body ? r.body : "", r.len);
   resp_free(&r);
+  if (tok == NULL)
+    return husk_errorf_plain(err, EACCES, "token server %s gave no token", realm);
+  free(g->token);
+  g->token = tok;
   return 0;
 }
 
@@ -384,34 +338,18 @@ static int status_error(struct reg *g, const char *what, long status, const char
 
 /* ---- manifests ---- */
 
-static char *media_type(const struct resp *r, json_object *doc)
-{
-  const char *mt = husk_it_jstr(doc, "mediaType");
-  if (mt)
-    return husk_xstrdup(mt);
-  if (r->content_type) {
-    size_t n = strcspn(r->content_type, ";");
-    while (n && r->content_type[n - 1] == ' ')
-      n--;
-    return husk_xasprintf("%.*s", (int)n, r->content_type);
-  }
-  return NULL;
-}
-
 struct manifest {
   char *digest;
-  char *media_type;
   char *body;
   size_t len;
-  json_object *doc;
+  husk_manifest m;
 };
 
 static void manifest_free(struct manifest *m)
 {
   free(m->digest);
-  free(m->media_type);
   free(m->body);
-  json_object_put(m->doc);
+  husk_manifest_free(&m->m);
   memset(m, 0, sizeof(*m));
 }
 
@@ -448,74 +386,16 @@ static int get_manifest(struct reg *g, const char *ref, struct manifest *m, husk
     resp_free(&r);
     return rc;
   }
-  json_object *doc = json_tokener_parse(r.body ? r.body : "");
-  if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
-    json_object_put(doc);
+  rc = husk_manifest_parse(r.body ? r.body : "", r.len, ref, NULL, r.content_type, &m->m, err);
+  if (rc < 0) {
     resp_free(&r);
-    return husk_errorf_plain(err, EINVAL, "manifest %s is not a JSON object", ref);
+    return rc;
   }
-  m->media_type = media_type(&r, doc);
   m->digest = husk_steal_ptr(digest);
   m->body = husk_steal_ptr(r.body);
   m->len = r.len;
-  m->doc = doc;
   resp_free(&r);
-  json_object *sv;
-  if (json_object_object_get_ex(doc, "schemaVersion", &sv) && json_object_get_int(sv) == 1)
-    return husk_errorf_plain(err, ENOTSUP,
-                             "manifest %s is schema 1 (deprecated by docker): not supported", ref);
   return 0;
-}
-
-static bool is_index(const struct manifest *m)
-{
-  if (m->media_type)
-    return strcmp(m->media_type, MT_OCI_INDEX) == 0 || strcmp(m->media_type, MT_DOCKER_LIST) == 0;
-  return husk_it_jarr(m->doc, "manifests") != NULL;
-}
-
-struct platform {
-  char os[32], arch[32], variant[32];
-};
-
-static int parse_platform(const char *s, struct platform *p, husk_err *err)
-{
-  memset(p, 0, sizeof(*p));
-  if (s == NULL) {
-    snprintf(p->os, sizeof(p->os), "linux");
-    snprintf(p->arch, sizeof(p->arch), "%s", husk_host_platform_arch());
-    return 0;
-  }
-  int n = sscanf(s, "%31[^/]/%31[^/]/%31s", p->os, p->arch, p->variant);
-  if (n < 2)
-    return husk_errorf_plain(err, EINVAL, "bad platform %s: expected OS/ARCH[/VARIANT]", s);
-  return 0;
-}
-
-static const char *pick_manifest(json_object *index, const struct platform *p)
-{
-  json_object *ms = husk_it_jarr(index, "manifests");
-  size_t n = ms ? json_object_array_length(ms) : 0;
-  const char *fallback = NULL;
-  for (size_t i = 0; i < n; i++) {
-    json_object *d = json_object_array_get_idx(ms, i);
-    json_object *pl = NULL;
-    json_object_object_get_ex(d, "platform", &pl);
-    const char *os = husk_it_jstr(pl, "os"), *arch = husk_it_jstr(pl, "architecture");
-    const char *variant = husk_it_jstr(pl, "variant");
-    if (os == NULL || arch == NULL || strcmp(os, p->os) != 0 || strcmp(arch, p->arch) != 0)
-      continue;
-    if (p->variant[0] && (variant == NULL || strcmp(variant, p->variant) != 0))
-      continue;
-    /* arm64 images mostly say variant v8: prefer it, accept any */
-    if (!p->variant[0] && variant && strcmp(p->arch, "arm64") == 0 && strcmp(variant, "v8") != 0) {
-      if (fallback == NULL)
-        fallback = husk_it_jstr(d, "digest");
-      continue;
-    }
-    return husk_it_jstr(d, "digest");
-  }
-  return fallback;
 }
 
 /* ---- blobs ---- */
@@ -602,8 +482,8 @@ int husk_image_pull(husk_store *s, const char *name, const husk_pull_opts *o, FI
   int r = husk_ref_parse(name, &ref, err);
   if (r < 0)
     return r;
-  struct platform plat;
-  r = parse_platform(o->platform, &plat, err);
+  husk_platform plat;
+  r = husk_platform_parse(o->platform, &plat, err);
   if (r < 0) {
     husk_ref_free(&ref);
     return r;
@@ -629,8 +509,8 @@ int husk_image_pull(husk_store *s, const char *name, const husk_pull_opts *o, FI
   struct manifest top = {0}, man = {0};
   _cleanup_free_ char *cfg = NULL;
   size_t cfg_len = 0;
-  _cleanup_json_ json_object *cfgj = NULL;
-  char **blob_digests = NULL, **diff_ids = NULL;
+  const char **blob_digests = NULL;
+  char **diff_ids = NULL;
   uint64_t *sizes = NULL;
   size_t nl = 0;
   bool all_present = true;
@@ -638,21 +518,21 @@ int husk_image_pull(husk_store *s, const char *name, const husk_pull_opts *o, FI
   r = get_manifest(&g, want, &top, err);
   if (r < 0)
     goto out;
-  if (is_index(&top)) {
-    const char *d = pick_manifest(top.doc, &plat);
+  if (top.m.is_index) {
+    const husk_descriptor *d = husk_manifest_pick(&top.m, &plat, false);
     if (d == NULL) {
       r = husk_errorf_plain(err, ENOENT, "%s has no image for %s/%s%s%s", familiar, plat.os,
                             plat.arch, plat.variant[0] ? "/" : "", plat.variant);
       goto out;
     }
-    if (!husk_digest_valid(d)) {
+    if (!husk_digest_valid(d->digest)) {
       r = husk_errorf_plain(err, EINVAL, "%s: bad digest in the manifest list", familiar);
       goto out;
     }
-    r = get_manifest(&g, d, &man, err);
+    r = get_manifest(&g, d->digest, &man, err);
     if (r < 0)
       goto out;
-    if (is_index(&man)) {
+    if (man.m.is_index) {
       r = husk_errorf_plain(err, EINVAL, "%s: nested manifest lists are not supported", familiar);
       goto out;
     }
@@ -662,14 +542,9 @@ int husk_image_pull(husk_store *s, const char *name, const husk_pull_opts *o, FI
     top.digest = husk_xstrdup(man.digest);
   }
 
-  json_object *config = NULL;
-  json_object_object_get_ex(man.doc, "config", &config);
-  const char *cdig = husk_it_jstr(config, "digest");
-  json_object *layers = husk_it_jarr(man.doc, "layers");
-  if (!husk_digest_valid(cdig) || layers == NULL) {
-    r = husk_errorf_plain(err, EINVAL, "manifest %s has no valid config or layers", man.digest);
-    goto out;
-  }
+  /* husk_manifest_parse checked the config and layer digests */
+  const char *cdig = man.m.config.digest;
+  nl = man.m.n_layers;
   if (husk_store_has_blob(s, cdig)) {
     _cleanup_free_ char *p = husk_store_blob_path(s, cdig);
     r = husk_read_file_at(AT_FDCWD, p, &cfg, &cfg_len, err);
@@ -680,38 +555,17 @@ int husk_image_pull(husk_store *s, const char *name, const husk_pull_opts *o, FI
   }
   if (r < 0)
     goto out;
-  cfgj = json_tokener_parse(cfg);
-  json_object *rootfs = NULL;
-  if (cfgj)
-    json_object_object_get_ex(cfgj, "rootfs", &rootfs);
-  json_object *diffs = husk_it_jarr(rootfs, "diff_ids");
-  nl = json_object_array_length(layers);
-  if (diffs == NULL || json_object_array_length(diffs) != nl) {
-    r = husk_errorf_plain(err, EINVAL, "image %s: the config lists %zu layers, the manifest %zu",
-                          cdig, diffs ? json_object_array_length(diffs) : 0, nl);
+  r = husk_config_diff_ids(cfg, cfg_len, cdig, nl, &diff_ids, err);
+  if (r < 0)
     goto out;
-  }
   blob_digests = husk_xcalloc(nl + 1, sizeof(char *));
-  diff_ids = husk_xcalloc(nl + 1, sizeof(char *));
   sizes = husk_xcalloc(nl + 1, sizeof(uint64_t));
-  for (size_t i = 0; i < nl; i++) {
-    json_object *l = json_object_array_get_idx(layers, i);
-    const char *ld = husk_it_jstr(l, "digest");
-    json_object *d = json_object_array_get_idx(diffs, i);
-    const char *diff = json_object_is_type(d, json_type_string) ? json_object_get_string(d) : NULL;
-    if (!husk_digest_valid(ld) || !husk_digest_valid(diff)) {
-      r = husk_errorf_plain(err, EINVAL, "image %s: layer %zu has a bad digest", cdig, i + 1);
-      goto out;
-    }
-    blob_digests[i] = husk_xstrdup(ld);
-    diff_ids[i] = husk_xstrdup(diff);
-  }
+  for (size_t i = 0; i < nl; i++)
+    blob_digests[i] = man.m.layers[i].digest;
   for (size_t i = 0; i < nl; i++) {
     struct progress prog = {.out = out, .draw = o->progress && msg != NULL};
     snprintf(prog.label, sizeof(prog.label), "%.12s", blob_digests[i] + 7);
-    json_object *l = json_object_array_get_idx(layers, i), *sz = NULL;
-    if (json_object_object_get_ex(l, "size", &sz))
-      prog.total = (uint64_t)json_object_get_int64(sz);
+    prog.total = man.m.layers[i].size;
     if (husk_store_has_layer(s, diff_ids[i])) {
       r = husk_layer_unpack(s, NULL, diff_ids[i], &sizes[i], err);
       if (msg)
@@ -764,7 +618,7 @@ int husk_image_pull(husk_store *s, const char *name, const husk_pull_opts *o, FI
                              .manifest_digest = man.digest,
                              .n_layers = nl,
                              .diff_ids = (const char *const *)diff_ids,
-                             .layer_digests = (const char *const *)blob_digests,
+                             .layer_digests = blob_digests,
                              .layer_sizes = sizes,
                              .refs = refs};
     r = husk_store_commit_image(s, &rec, err);
@@ -783,12 +637,8 @@ out:
     husk_error_wrap(err, "pull %s", familiar);
   manifest_free(&top);
   manifest_free(&man);
-  for (size_t i = 0; i < nl && blob_digests; i++) {
-    free(blob_digests[i]);
-    free(diff_ids[i]);
-  }
   free(blob_digests);
-  free(diff_ids);
+  husk_strv_free(diff_ids);
   free(sizes);
   reg_free(&g);
   husk_ref_free(&ref);
