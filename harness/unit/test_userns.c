@@ -110,6 +110,11 @@ static void test_in_userns_only_inside_one(void **state)
 static void test_spawn_capture(void **state)
 {
   (void)state;
+  /* valgrind 3.19 turns posix_spawn's clone(CLONE_VM|CLONE_VFORK) into a
+   * fork whose child never reaches execve: it cannot run this one */
+  const char *preload = getenv("LD_PRELOAD");
+  if (preload && strstr(preload, "vgpreload"))
+    skip();
   husk_err err = {0};
   char out[64];
   int status = -1;
