@@ -133,7 +133,14 @@ def test_cgroups_memory_hog_is_oom_killed_137(oci, make_bundle):
 
         # the same hog, watched: the kill is the memory cgroup's own
         b2 = make_bundle()
-        cid, pid, dirs = start(oci, b2, ["tail", "/dev/zero"], limits, "oom")
+        b2.set_args("tail", "/dev/zero")
+        b2.linux["resources"] = limits
+        cid = oci.new_id("oom")
+        oci.create(b2, cid)
+        # its cgroup while the init waits for start (once started it may be
+        # killed before anyone could look)
+        dirs = cgroup_dirs(oci.state(cid)["pid"])
+        oci.start(cid)
         oci.wait_status(cid, "stopped", timeout=30)
         if LAYOUT == "v2":
             kills = keyed(os.path.join(dirs["unified"], "memory.events"), "oom_kill")
