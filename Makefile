@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc)
 PYTEST     ?= /usr/bin/python3 -m pytest
 PYTEST_ARGS ?=
 
-.PHONY: all deps build asan help run test unit valgrind integration test-asan fuzz bench bench-trace bench-net soak format clean
+.PHONY: all deps build asan help run test unit valgrind integration test-asan fuzz bench bench-trace bench-dmz bench-net soak format clean
 
 FUZZ_SECONDS ?= 60
 
@@ -55,6 +55,9 @@ fuzz: ## Build the libFuzzer targets with clang and run each for FUZZ_SECONDS (d
 
 bench-trace: build ## Measure husk-trace's overhead on `unshare -fpimun true`
 	bash bench/trace-overhead.sh $(abspath $(BUILD))
+
+bench-dmz: build ## Measure what the sealed exec stub (CVE-2019-5736 protection) costs
+	bash bench/dmz-cost.sh $(abspath $(BUILD))
 
 bench-net: build ## Measure what networking adds to `husk run`
 	bash bench/net-cost.sh $(abspath $(BUILD))

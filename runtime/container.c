@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "dmz.h"
 #include "hooks.h"
 #include "mounts.h"
 #include "namespaces.h"
@@ -66,6 +67,7 @@ typedef struct init_args {
   int preserve_fds;
   sigset_t sigmask; /* to restore before exec */
   pid_t hostpid;    /* our pid as the runtime sees it (from the GO message) */
+  int dmz_fd;       /* the sealed exec stub */
 } init_args;
 
 typedef struct runtime_ctx {
@@ -85,12 +87,13 @@ typedef struct runtime_ctx {
   int tty_master;
   pid_t pid;
   int pidfd;
+  int dmz_fd;
 } runtime_ctx;
 
 static void ctx_init(runtime_ctx *c)
 {
   memset(c, 0, sizeof(*c));
-  c->statedir = c->console_fd = c->sync_fd = c->tty_master = c->pidfd = -1;
+  c->statedir = c->console_fd = c->sync_fd = c->tty_master = c->pidfd = c->dmz_fd = -1;
   for (int i = 0; i < HUSK_NS_COUNT; i++)
     c->plan.fds[i] = -1;
 }
@@ -98,6 +101,7 @@ static void ctx_init(runtime_ctx *c)
 static void ctx_release(runtime_ctx *c)
 {
   husk_closep(&c->statedir);
+  husk_closep(&c->dmz_fd);
   husk_closep(&c->console_fd);
   husk_closep(&c->sync_fd);
   husk_closep(&c->tty_master);
@@ -269,7 +273,7 @@ static _Noreturn void init_main(init_args *a)
   sigprocmask(SIG_SETMASK, &a->sigmask, NULL);
   if (husk_process_finalize(proc, a->seccomp, &err) < 0)
     goto fail;
-  husk_process_exec(exe, proc, &err);
+  husk_process_exec(exe, proc, a->dmz_fd, &err);
 fail:
   dprintf(2, "husk: %s\n", err.msg);
   _exit(127);
@@ -508,6 +512,8 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
       (r = husk_console_socket_connect(o->console_socket, &c->console_fd, err)) < 0)
     return r;
 
+  if ((c->dmz_fd = husk_dmz_open(err)) < 0)
+    return c->dmz_fd;
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return husk_errorf(err, errno, "socketpair");
@@ -534,7 +540,8 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
                  .seccomp = c->seccomp.len ? &c->seccomp : NULL,
                  .layout = husk_cgroup_detect(),
                  .preserve_fds = o->preserve_fds,
-                 .sigmask = *init_mask};
+                 .sigmask = *init_mask,
+                 .dmz_fd = c->dmz_fd};
   /* In a new user namespace the init cannot write the host's cgroup files:
    * the runtime joins it for it. */
   bool userns = spec->ns[HUSK_NS_USER].present;
@@ -1108,6 +1115,7 @@ typedef struct exec_args {
   husk_cgroup *cg; /* joined by the exec child itself, or NULL */
   bool into_cgroup;
   sigset_t sigmask;
+  int dmz_fd; /* the sealed exec stub */
 } exec_args;
 
 static int exec_setup(exec_args *a, char *exe, size_t len, husk_err *err)
@@ -1158,7 +1166,7 @@ static _Noreturn void exec_main(exec_args *a)
   sigprocmask(SIG_SETMASK, &a->sigmask, NULL);
   if (husk_process_finalize(a->proc, a->seccomp, &err) < 0)
     goto fail;
-  husk_process_exec(exe, a->proc, &err);
+  husk_process_exec(exe, a->proc, a->dmz_fd, &err);
 fail:
   husk_sync_send(a->sync_fd, HUSK_SYNC_ERROR, 0, &err);
   _exit(127);
@@ -1233,6 +1241,11 @@ int husk_container_exec(const char *root, const char *id, const husk_exec_opts *
     return r;
   }
   _cleanup_close_ int console = -1, sync = -1, child_pidfd = -1;
+  _cleanup_close_ int dmz = husk_dmz_open(err);
+  if (dmz < 0) {
+    r = dmz;
+    goto out;
+  }
   if (o->process->terminal && o->console_socket &&
       (r = husk_console_socket_connect(o->console_socket, &console, err)) < 0)
     goto out;
@@ -1253,6 +1266,7 @@ int husk_container_exec(const char *root, const char *id, const husk_exec_opts *
                  .seccomp = prog.len ? &prog : NULL,
                  .preserve_fds = o->preserve_fds,
                  .name = o->name ? o->name : "husk:exec",
+                 .dmz_fd = dmz,
                  .cg = (nsflags & CLONE_NEWUSER) ? NULL : cg,
                  .sigmask = old};
   bool into = false;

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "dmz.h"
 #include "util.h"
 
 static const char *env_get(char **env, const char *key)
@@ -194,9 +195,9 @@ int husk_process_finalize(const husk_process *p, const husk_seccomp_prog *seccom
   return 0;
 }
 
-int husk_process_exec(const char *path, const husk_process *p, husk_err *err)
+int husk_process_exec(const char *path, const husk_process *p, int dmz_fd, husk_err *err)
 {
   static char *empty_env[] = {NULL};
-  execve(path, p->args, p->env ? p->env : empty_env);
-  return husk_errorf(err, errno, "exec %s", path);
+  husk_dmz_exec(dmz_fd, path, p->args, p->env ? p->env : empty_env);
+  return husk_errorf(err, errno, "exec %s through the sealed exec stub", path);
 }

@@ -21,6 +21,8 @@ int husk_process_apply_limits(const husk_process *p, const husk_spec *spec, husk
 int husk_process_finalize(const husk_process *p, const husk_seccomp_prog *seccomp, husk_err *err);
 
 /* execve(path, args, env); only returns on failure. */
-int husk_process_exec(const char *path, const husk_process *p, husk_err *err);
+/* Exec path (from husk_process_find_exec) with p's args and env, through the
+ * sealed exec stub in dmz_fd (dmz.h).  Returns only on failure. */
+int husk_process_exec(const char *path, const husk_process *p, int dmz_fd, husk_err *err);
 
 #endif
