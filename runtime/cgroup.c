@@ -8,6 +8,7 @@
 #include "cgroup.h"
 #include "cgroup_internal.h"
 #include "spec.h"
+#include "userns.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -1595,7 +1596,11 @@ static int apply_initial(husk_cgroup *cg, const husk_cgroup_config *cfg, husk_er
  * without a cgroup of our own; with limits asked for, only with a warning. */
 static bool rootless_fallback(const husk_cgroup_config *cfg, uint32_t need, const husk_err *err)
 {
-  if (!cfg->rootless || (err->code != EACCES && err->code != EPERM && err->code != EROFS))
+  if (err->code != EACCES && err->code != EPERM && err->code != EROFS)
+    return false;
+  /* (uid 0 in a user namespace is rootless too: checked only here, on the
+   * error path, to keep the read of uid_map off every start) */
+  if (!cfg->rootless && !husk_rootless())
     return false;
   /* device rules: a user namespace cannot create device nodes anyway (runc
    * drops them rootless too) */

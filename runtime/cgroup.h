@@ -35,7 +35,7 @@ typedef struct husk_cgroup_config {
   const char *cgroups_path;        /* linux.cgroupsPath or NULL (default /husk/<id>) */
   const husk_resources *resources; /* may be NULL */
   const char *manager; /* "cgroupfs" (default), "systemd" (treated as cgroupfs), "disabled" */
-  bool rootless;
+  bool rootless;       /* euid != 0 (uid 0 in a user namespace is detected on failure) */
   /* optional out: set (code != 0) when rootless and the cgroups are not
    * delegated, so the limits are ignored (the container runs without a
    * cgroup of its own) */

@@ -178,7 +178,7 @@ static int init_setup(init_args *a, husk_err *err)
   husk_rootfs rfs = {.spec = spec,
                      .rootfs = a->rootfs,
                      .bundle = a->bundle,
-                     .userns = spec->ns[HUSK_NS_USER].present || husk_in_userns(),
+                     .userns = spec->ns[HUSK_NS_USER].present,
                      .cgroup_layout = a->layout,
                      .rootfd = -1};
   if (mountns && husk_rootfs_prepare(&rfs, err) < 0)
@@ -473,7 +473,7 @@ static int do_create(runtime_ctx *c, const husk_create_opts *o, enum create_mode
                             .manager = manager,
                             .devices = spec->devices,
                             .n_devices = spec->n_devices,
-                            .rootless = husk_rootless(),
+                            .rootless = geteuid() != 0,
                             .warning = &warning};
   if ((r = husk_cgroup_create(&cgc, &c->cg, err)) < 0)
     return r;
