@@ -300,6 +300,17 @@ def _children(pid):
         return []
 
 
+def _first_traced_pid(trace):
+    """The runtime's pid from the first line of a `strace -f -o` trace (when
+    it came and went before we could see it as strace's child)."""
+    try:
+        with open(trace) as f:
+            first = f.readline().split(maxsplit=1)
+        return int(first[0]) if first and first[0].isdigit() else None
+    except OSError:
+        return None
+
+
 def traced(argv, workdir, name, strace_args=(), timeout=30):
     """Run argv under `strace -f -I1 [strace_args]`, the trace written to
     workdir/<name>.trace.  Returns (exit status of the runtime, trace path).
@@ -318,8 +329,8 @@ def traced(argv, workdir, name, strace_args=(), timeout=30):
     while time.monotonic() < deadline and p.poll() is None:
         if rt is None:
             kids = _children(p.pid)
-            rt = kids[0] if kids else None
-        elif not host.pid_alive(rt):
+            rt = kids[0] if kids else _first_traced_pid(trace)
+        if rt is not None and not host.pid_alive(rt):
             try:
                 p.wait(timeout=1.0)  # everything it traced exited
             except subprocess.TimeoutExpired:

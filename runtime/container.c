@@ -1017,20 +1017,27 @@ static int kill_wait_gone(const husk_state *st, bool init_alive, husk_cgroup *cg
   }
 }
 
+/* Thaw a paused container (its processes could not die frozen), then
+ * kill_wait_gone. */
+static int stop_everything(const husk_state *st, husk_status s, husk_cgroup *cg, int timeout_ms,
+                           husk_err *err)
+{
+  if (s == HUSK_STATUS_PAUSED && cg)
+    husk_cgroup_freeze(cg, false, err);
+  return kill_wait_gone(st, s != HUSK_STATUS_STOPPED, cg,
+                        timeout_ms < 0 ? husk_kill_timeout_ms() : timeout_ms, err);
+}
+
 int husk_container_kill_wait(const char *root, const char *id, int timeout_ms, husk_err *err)
 {
   _cleanup_state_ husk_state *st = NULL;
   int r = husk_state_load(root, id, &st, err);
   if (r < 0)
     return r;
-  husk_status s = husk_state_status(root, st);
   husk_cgroup *cg = NULL;
   if (st->cgroup_path && husk_cgroup_open(st->cgroup_path, &cg, err) < 0)
     cg = NULL;
-  if (s == HUSK_STATUS_PAUSED && cg)
-    husk_cgroup_freeze(cg, false, err);
-  r = kill_wait_gone(st, s != HUSK_STATUS_STOPPED, cg,
-                     timeout_ms < 0 ? husk_kill_timeout_ms() : timeout_ms, err);
+  r = stop_everything(st, husk_state_status(root, st), cg, timeout_ms, err);
   if (cg)
     husk_cgroup_free(cg);
   return r;
@@ -1080,10 +1087,8 @@ int husk_container_delete(const char *root, const char *id, bool force, husk_err
   husk_cgroup *cg = NULL;
   if (st->cgroup_path && husk_cgroup_open(st->cgroup_path, &cg, err) < 0)
     cg = NULL;
-  if (s == HUSK_STATUS_PAUSED && cg)
-    husk_cgroup_freeze(cg, false, err);
   /* bounded: a process SIGKILL cannot end keeps the state for a later delete */
-  if ((r = kill_wait_gone(st, s != HUSK_STATUS_STOPPED, cg, husk_kill_timeout_ms(), err)) < 0) {
+  if ((r = stop_everything(st, s, cg, -1, err)) < 0) {
     size_t n = strlen(err->msg);
     snprintf(err->msg + n, sizeof(err->msg) - n,
              "; the state is kept: delete again once it is gone");
