@@ -11,11 +11,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "imagetool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char base[] = "/tmp/husk-fuzz-extract-XXXXXX";
+
+static void remove_base(void)
+{
+  husk_err err;
+  husk_remove_tree(AT_FDCWD, base, &err);
+}
 
 static int count_entries(const char *dir)
 {
@@ -35,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (!ready) {
     if (!mkdtemp(base))
       abort();
+    atexit(remove_base);
     ready = 1;
   }
   int fd = memfd_create("layer", MFD_CLOEXEC);

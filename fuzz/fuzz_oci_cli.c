@@ -3,6 +3,7 @@
  * anything are let through (not delete: --force acts on ids), as the first
  * argument.  run.sh passes -close_fd_mask=3 (the commands' output is noise), always with a private
  * empty --root (so every container lookup fails) and without --log/--root overrides. */
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,10 +11,17 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char root[] = "/tmp/husk-fuzz-oci-XXXXXX";
+
+static void remove_root(void)
+{
+  husk_err err;
+  husk_remove_tree(AT_FDCWD, root, &err);
+}
 
 static const char *const allowed[] = {"state", "kill",   "start", "list",   "ps",    "features",
                                       "exec",  "update", "pause", "resume", "stats", "help"};
@@ -35,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (!ready) {
     if (!mkdtemp(root))
       abort();
+    atexit(remove_root);
     ready = 1;
   }
   if (size > 4096)
