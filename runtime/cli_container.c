@@ -265,7 +265,7 @@ static const char run_help[] =
     "      --network MODE       bridge (the default), none (only lo), host, slirp4netns (the\n"
     "                           rootless default), container:NAME, or a network made by\n"
     "                           `husk network create`\n"
-    "  -p, --publish [IP:]HOSTPORT:PORT[/udp]  publish a port (bridge networks)\n"
+    "  -p, --publish [IP:]HOSTPORT:PORT[/udp]  publish a port (bridge networks, slirp4netns)\n"
     "      --stop-signal SIG    signal for `husk stop` (default: the image's, else SIGTERM)\n"
     "      --cap-add CAP        add a capability (CHOWN or CAP_CHOWN, any case; ALL: every one)\n"
     "      --cap-drop CAP       drop a capability of the default set (ALL: every one)\n"
@@ -425,11 +425,12 @@ static int parse_run(run_args *a, int argc, char **argv, bool *help, husk_err *e
   const char *defnet = getenv("HUSK_NETWORK");
   /* rootless (like podman): slirp4netns when it is installed and may open
    * /dev/net/tun, else none */
-  bool slirp = in_path("slirp4netns") && access("/dev/net/tun", R_OK | W_OK) == 0;
   if (!husk_rootless())
     o->network = HUSK_NET_BRIDGE;
+  else if (in_path("slirp4netns") && access("/dev/net/tun", R_OK | W_OK) == 0)
+    o->network = HUSK_NET_SLIRP;
   else
-    o->network = slirp ? HUSK_NET_SLIRP : HUSK_NET_NONE;
+    o->network = HUSK_NET_NONE;
   if (defnet && *defnet) {
     int r = husk_net_mode_parse(defnet, &o->network, &o->network_name, err);
     if (r < 0)

@@ -16,10 +16,10 @@
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
-#include <pwd.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <pwd.h>
 #include <nettle/sha2.h>
 #include <spawn.h>
 #include <stdio.h>

@@ -310,19 +310,25 @@ static int slirp_prepare(const husk_pnet_opts *o, husk_pnet *n, husk_err *err)
   argv[k++] = nspath;
   argv[k++] = (char *)"tap0";
   argv[k] = NULL;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawn_file_actions_adddup2(&fa, ready_w, 3);
-  posix_spawn_file_actions_adddup2(&fa, ex_r, 4);
   /* the API socket in the container's directory, named through fd 5 (the
    * directory's path may be longer than a socket address can hold) */
   _cleanup_close_ int dirfd = open(o->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0)
     return husk_errorf(err, errno, "open %s", o->dir);
-  posix_spawn_file_actions_adddup2(&fa, dirfd, 5);
+  /* copies above 5, so that moving them to 3, 4 and 5 cannot clobber one */
+  _cleanup_close_ int hi_ready = fcntl(ready_w, F_DUPFD_CLOEXEC, 10);
+  _cleanup_close_ int hi_ex = fcntl(ex_r, F_DUPFD_CLOEXEC, 10);
+  _cleanup_close_ int hi_dir = fcntl(dirfd, F_DUPFD_CLOEXEC, 10);
+  if (hi_ready < 0 || hi_ex < 0 || hi_dir < 0)
+    return husk_errorf(err, errno, "dup");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawn_file_actions_adddup2(&fa, hi_ready, 3);
+  posix_spawn_file_actions_adddup2(&fa, hi_ex, 4);
+  posix_spawn_file_actions_adddup2(&fa, hi_dir, 5);
   pid_t pid;
   r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -330,7 +336,9 @@ static int slirp_prepare(const husk_pnet_opts *o, husk_pnet *n, husk_err *err)
     return husk_errorf(err, r,
                        "--network slirp4netns: run slirp4netns (apt-get install slirp4netns)");
   husk_closep(&ready_w);
+  husk_closep(&hi_ready);
   husk_closep(&ex_r);
+  husk_closep(&hi_ex);
   /* "1" once the tap device is configured; EOF if it died */
   struct pollfd p = {.fd = ready_r, .events = POLLIN};
   char c = 0;
