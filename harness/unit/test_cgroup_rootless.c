@@ -20,15 +20,15 @@ static const char DEVICES_ONLY[] = "{\"devices\":[{\"allow\":false,\"access\":\"
 static int private_mount_ns(void **state)
 {
   (void)state;
-  if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+  if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
     return -1; /* not root: the group is skipped as failed setup */
   return 0;
 }
 
 static void make_readonly(fake *f)
 {
-  if (mount(f->root, f->root, NULL, MS_BIND, NULL) < 0 ||
-      mount(NULL, f->root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+  if (mount(f->root, f->root, "none", MS_BIND, NULL) < 0 ||
+      mount("none", f->root, "none", MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
     fail_msg("read-only bind of %s: %s", f->root, strerror(errno));
 }
 
