@@ -105,14 +105,6 @@ static char **list_dir(int dirfd, const char *path)
   return v;
 }
 
-static bool strv_has(char *const *v, const char *s)
-{
-  for (; v && *v; v++)
-    if (strcmp(*v, s) == 0)
-      return true;
-  return false;
-}
-
 static bool has_lease(const gc_ctx *g, const char *id)
 {
   for (size_t i = 0; i < g->n_leases; i++)
@@ -322,7 +314,7 @@ static void gc_leases(gc_ctx *g, int cdir)
   for (size_t i = 0; i < g->n_leases; i++) {
     const husk_lease *l = &g->leases[i];
     if (l->container == NULL || exists_at(cdir, l->container) || husk_lease_alive(l) ||
-        strv_has(done, l->container))
+        husk_strv_has((const char *const *)done, l->container))
       continue;
     husk_err e;
     char ip[16];

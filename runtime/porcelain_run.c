@@ -386,8 +386,6 @@ static int check_sources(const husk_run_opts *o, husk_err *err)
 static int run_foreground(run_ctx *c, const husk_run_opts *o, const husk_spec *spec, husk_pctr *rec,
                           husk_prun_result *res, husk_err *err)
 {
-  int *exit_code = &res->exit_code;
-  bool *start_failed = &res->start_failed;
   husk_create_opts co = {.root = c->h->state_root,
                          .id = c->id,
                          .bundle = c->dir,
@@ -396,10 +394,10 @@ static int run_foreground(run_ctx *c, const husk_run_opts *o, const husk_spec *s
                          .warn_arg = o->warn_arg};
   char started[64];
   husk_rfc3339_now(started, sizeof(started));
-  int r = husk_container_run(&co, exit_code, err);
+  int r = husk_container_run(&co, &res->exit_code, err);
   husk_pnet_close(&c->net);
   if (r < 0) {
-    *start_failed = true;
+    res->start_failed = true;
     return r;
   }
   husk_err e;
@@ -409,7 +407,7 @@ static int run_foreground(run_ctx *c, const husk_run_opts *o, const husk_spec *s
     husk_pctr_destroy(c->h, c->store, rec, &e);
   } else {
     husk_pctr_set(rec, "State.StartedAt", json_object_new_string(started));
-    husk_pctr_record_exit(rec, *exit_code, &e);
+    husk_pctr_record_exit(rec, res->exit_code, &e);
     husk_pctr_release(c->h, rec, &e);
   }
   c->mounted = false;

@@ -905,14 +905,6 @@ static const struct {
     {"CAP_DAC_READ_SEARCH", (const char *const[]){"open_by_handle_at", NULL}},
 };
 
-static bool strv_has(const char *const *v, const char *s)
-{
-  for (; v && *v; v++)
-    if (strcmp(*v, s) == 0)
-      return true;
-  return false;
-}
-
 /* Allow names unconditionally: take them out of every rule (a rule left
  * without names goes) and add one SCMP_ACT_ALLOW rule. */
 static void seccomp_allow(struct json_object *profile, const char *const *names)
@@ -932,7 +924,7 @@ static void seccomp_allow(struct json_object *profile, const char *const *names)
     struct json_object *left = json_object_new_array();
     for (size_t j = 0; j < json_object_array_length(rn); j++) {
       struct json_object *n = json_object_array_get_idx(rn, j);
-      if (!strv_has(names, json_object_get_string(n)))
+      if (!husk_strv_has(names, json_object_get_string(n)))
         json_object_array_add(left, json_object_get(n));
     }
     if (json_object_array_length(left) > 0) {

@@ -51,6 +51,14 @@ void husk_strvfreep(char ***v)
   }
 }
 
+bool husk_strv_has(const char *const *v, const char *s)
+{
+  for (; v && *v; v++)
+    if (strcmp(*v, s) == 0)
+      return true;
+  return false;
+}
+
 void husk_strv_push(char ***v, const char *s)
 {
   if (v == NULL) /* the caller does not want the list */

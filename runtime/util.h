@@ -43,6 +43,8 @@ char *husk_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 
 size_t husk_strv_len(char *const *v);
 void husk_strv_free(char **v);
+/* s is one of the strings of the NULL-terminated vector v (v may be NULL). */
+bool husk_strv_has(const char *const *v, const char *s);
 /* Append a copy of s to the NULL-terminated vector *v (*v may be NULL; v NULL: no-op). */
 void husk_strv_push(char ***v, const char *s);
 
